@@ -2,7 +2,8 @@
 # packages syncrelay needs, skipping the ones already present.
 
 SYNCRELAY_BUILD_PACKAGES="build-essential cmake pkg-config libcivetweb-dev libcyaml-dev
-    libjansson-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev"
+    libjansson-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
+    libyaml-dev"
 SYNCRELAY_RUN_PACKAGES="redis-server sqlite3 curl"
 SYNCRELAY_TEST_PACKAGES="libcmocka-dev postgresql postgresql-client python3
     python3-cryptography wrk clang libclang-rt-dev"

@@ -35,6 +35,7 @@ struct config_twenty {
     char *api_key; /* secret */
     unsigned rate_limit_per_min;
     unsigned workers;
+    bool hard_delete; /* person.destroyed / op destroy: hard delete (default soft) */
 };
 
 struct config_supabase {

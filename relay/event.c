@@ -269,6 +269,13 @@ int relay_event_decode(const char *data, size_t len, struct relay_event **out,
     int rc = -1;
     *out = NULL;
     json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* jansson returns NULL with no error text when an allocation fails
+     * before parsing starts; that is not the sender's fault. */
+    if (o == NULL &&
+        (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory)) {
+        relay_error_set(err, RELAY_ENOMEM, "event decode: out of memory");
+        goto out;
+    }
     if (!json_is_object(o)) {
         relay_error_set(err, RELAY_EINVAL, "event: not a JSON object: %s", jerr.text);
         goto out;
