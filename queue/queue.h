@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 struct queue_conf {
-    const char *url;       /* redis://[:password@]host:port[/db] or unix:///path */
+    const char *url;       /* redis://[:password@]host[:port][/db] or unix:///path[?db=N] */
     const char *prefix;    /* P */
     unsigned timeout_ms;   /* connect and command timeout */
     unsigned dedupe_ttl_s; /* P:seen TTL */
@@ -26,6 +26,11 @@ struct queue_conf {
 
 struct queue;
 
+/* Copies conf (prefix "" or NULL: "syncrelay"; timeout_ms 0: 1000;
+ * dedupe_ttl_s 0: 24 h) and tries to connect. NULL only for a bad URL
+ * (RELAY_ECONFIG) or ENOMEM: an unreachable Redis is reported by the first
+ * call (queue_ping to check), and the handle keeps reconnecting with a
+ * capped backoff (50 ms doubling to 2 s; calls inside it fail at once). */
 struct queue *queue_open(const struct queue_conf *conf, struct relay_error *err);
 void queue_close(struct queue *q); /* NULL is a no-op */
 
@@ -39,14 +44,19 @@ enum queue_verdict {
     QUEUE_STALE,        /* every changed field is older than stored (or ties lost) */
 };
 
-/* Ingest, in one atomic script: dedupe on ev->delivery, run the arbiter of
- * contact.md over ev->changed (digests from mapper_value_digest), narrow
- * ev->changed to the accepted fields, record P:seen, push the encoded
- * event onto P:q:SINK for every sink in route_mask, count in P:stats.
- * ev->changed is rewritten in place. Returns 0 with *verdict set, or -1
- * (RELAY_EIO: Redis unreachable or slow; nothing was written). */
-int queue_accept(struct queue *q, struct relay_event *ev, unsigned route_mask,
-                 enum queue_verdict *verdict, unsigned *queued_mask,
+/* Ingest, in one atomic script: dedupe on ev->delivery (ev->id when
+ * delivery is empty), run the arbiter of contact.md over ev->changed,
+ * narrow ev->changed to the accepted fields, record P:seen, push the
+ * encoded event onto P:q:SINK for every sink in route_mask, count in
+ * P:stats. queue/ does not link the mappers, so the CALLER computes the
+ * digests: digests[i] is mapper_value_digest(fields[changed[i]]) for every
+ * i < json_array_size(ev->changed) (16 hex characters; updated_at too).
+ * digests is borrowed. ev->changed is rewritten in place (only when the
+ * verdict is QUEUE_ACCEPTED). Returns 0 with *verdict and *queued_mask set
+ * (mask 0 unless accepted), or -1 (RELAY_EIO: Redis unreachable or slow,
+ * nothing was written; RELAY_EINVAL: no contact_id or a bad digest). */
+int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
+                 unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
                  struct relay_error *err) RELAY_MUST_CHECK;
 
 /* One taken element: the raw bytes exactly as stored (needed to settle it). */
@@ -67,31 +77,39 @@ void queue_batch_fini(struct queue_batch *b);
 /* Moves up to max events from P:q:SINK to P:inflight:SINK:CONSUMER in one
  * round trip (oldest first), waiting up to timeout_ms when the queue is
  * empty. Appends them to out (reset first). 0 on success, even when empty. */
-int queue_take(struct queue *q, const char *sink, const char *consumer, size_t max,
-               int timeout_ms, struct queue_batch *out, struct relay_error *err) RELAY_MUST_CHECK;
+int queue_take(struct queue *q, const char *sink, const char *consumer, size_t max, int timeout_ms,
+               struct queue_batch *out, struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Removes settled elements from the consumer's in-flight list and counts
- * them as delivered:SINK. */
+ * them as delivered:SINK. An element that is no longer in flight (another
+ * instance recovered it) is skipped: it will be written again, which the
+ * sinks' idempotence absorbs. */
 int queue_ack(struct queue *q, const char *sink, const char *consumer,
               const struct queue_item *items, size_t count,
               struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Atomically replaces item (in flight) by updated (the re-encoded event
- * with attempts/error) in P:retry:SINK with score due_ms. */
+ * with attempts/error) in P:retry:SINK with score due_ms, counting
+ * retried:SINK. When item is no longer in flight (recovered meanwhile)
+ * nothing is added: the event is already back on its queue. */
 int queue_retry(struct queue *q, const char *sink, const char *consumer,
                 const struct queue_item *item, const struct relay_buf *updated, int64_t due_ms,
                 struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Atomically replaces item (in flight) by updated in P:dead:SINK (newest
- * first), trimming to dead_cap when non-zero and counting what it drops. */
+ * first), trimming to dead_cap when non-zero. What the trim drops is
+ * counted in P:stats (dead_dropped:SINK) and returned in *dropped (may be
+ * NULL) so the caller can log it: dead letters are never evicted silently. */
 int queue_dead(struct queue *q, const char *sink, const char *consumer,
                const struct queue_item *item, const struct relay_buf *updated, unsigned dead_cap,
-               struct relay_error *err) RELAY_MUST_CHECK;
+               size_t *dropped, struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Moves retries due by now_ms (at most max) back onto P:q:SINK; *moved
- * gets the count. One script per call. */
-int queue_promote_due(struct queue *q, const char *sink, int64_t now_ms, size_t max,
-                      size_t *moved, struct relay_error *err) RELAY_MUST_CHECK;
+ * gets the count. One script per call. They go to the consumer end of the
+ * queue (RPUSH, earliest due taken first): they arrived before anything
+ * queued now, so this keeps arrival order as far as it can. */
+int queue_promote_due(struct queue *q, const char *sink, int64_t now_ms, size_t max, size_t *moved,
+                      struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Sets P:consumer:CONSUMER with a TTL (host, pid, start time as value). */
 int queue_heartbeat(struct queue *q, const char *consumer, unsigned ttl_s, const char *info,
@@ -117,5 +135,57 @@ struct queue_depths {
 
 int queue_depths(struct queue *q, const char *sink, struct queue_depths *out,
                  struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Every P:stats counter as a JSON object {"name": integer}; the caller
+ * owns *out. */
+int queue_stats(struct queue *q, json_t **out, struct relay_error *err) RELAY_MUST_CHECK;
+
+/* ---- Dead-letter administration (queue_admin.c) ---- */
+
+/* Which dead letters an admin call touches. NULL members match anything.
+ * since/until are inclusive and compared as canonical timestamp strings
+ * (a prefix such as "2025-09-14" works) against the error's time: the
+ * error's "at" when present, else first_error_at. A letter that does not
+ * decode matches only a filter that names nothing but the sink. */
+struct queue_dead_filter {
+    const char *sink; /* NULL: every sink */
+    const char *id;
+    const char *source;
+    const char *contact_id;
+    const char *error_code; /* error.code */
+    const char *since;
+    const char *until;
+};
+
+/* 1 when ev (NULL: an undecodable letter) passes f, ignoring f->sink. */
+int queue_dead_matches(const struct queue_dead_filter *f, const struct relay_event *ev);
+
+/* Raw LRANGE of P:dead:SINK from offset (0 = newest), at most count
+ * elements, into out (reset first). */
+int queue_dead_list(struct queue *q, const char *sink, size_t offset, size_t count,
+                    struct queue_batch *out, struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Calls visit for every matching dead letter, newest first, sink by sink.
+ * item and ev are borrowed for the call (ev NULL when the letter does not
+ * decode). visit returns 0 to go on, 1 to stop, -1 to fail (its own err). */
+int queue_dead_each(struct queue *q, const struct queue_dead_filter *f,
+                    int (*visit)(void *ctx, const char *sink, const struct queue_item *item,
+                                 const struct relay_event *ev, struct relay_error *err),
+                    void *ctx, struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Deletes the matching dead letters (LREM of the exact element, so a
+ * concurrent purge or replay never double counts); with dry_run only
+ * counts them. *count gets how many were (or would be) removed. */
+int queue_dead_purge(struct queue *q, const struct queue_dead_filter *f, int dry_run, size_t *count,
+                     struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Moves the matching dead letters back onto P:q:SINK, oldest first, with
+ * attempts = 0, first_error_at and error cleared, and the last error
+ * appended to history (earlier history kept). Each move is one atomic
+ * script (LREM the exact element, then LPUSH); a letter another replay
+ * took first is skipped. Counts replayed:SINK. With dry_run nothing
+ * moves. *count gets how many moved (or would move). */
+int queue_dead_replay(struct queue *q, const struct queue_dead_filter *f, int dry_run,
+                      size_t *count, struct relay_error *err) RELAY_MUST_CHECK;
 
 #endif

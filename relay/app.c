@@ -22,6 +22,11 @@ struct command {
 static const struct command commands[] = {
     {"check-config", cmd_check_config, "validate the config; print it with secrets masked"},
     {"transform", cmd_transform, "map a webhook body or contact between systems"},
+    {"serve", cmd_serve, "run the daemon: webhooks in, workers out (--role receiver|workers|all)"},
+    {"migrate", cmd_migrate, "apply the deployment SQL to Postgres and SQLite (--sink ...)"},
+    {"status", cmd_status, "queue depths per sink and the shared counters (--json)"},
+    {"dead", cmd_dead, "dead letters: ls | show ID | purge, with filters (--sink, --error, ...)"},
+    {"replay", cmd_replay, "move dead letters back onto their queues (filters, --dry-run)"},
     /* (more commands register here) */
     {NULL, NULL, NULL},
 };

@@ -5,6 +5,8 @@
 #ifndef RELAY_RELAY_CLI_H
 #define RELAY_RELAY_CLI_H
 
+#include "queue/queue.h"
+
 struct relay_config;
 struct mapping;
 
@@ -16,5 +18,29 @@ struct cli_ctx {
 
 int cmd_check_config(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_transform(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_serve(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_migrate(const struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_status(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_dead(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_replay(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* Shared by the queue commands (cmd_status.c): opens the configured Redis
+ * and PINGs it; on failure prints "syncrelay: redis unreachable: ..." to
+ * stderr and returns NULL (the command exits 1). Caller closes it. */
+struct queue *cmd_queue_open(const struct cli_ctx *ctx);
+
+/* Options of `dead` and `replay` (cmd_dead.c). Strings borrow argv. */
+struct cmd_dead_opts {
+    struct queue_dead_filter filter;
+    int dry_run;
+    int all;
+    int allow_positional_id; /* `dead show ID` */
+};
+
+/* Parses argv[first..argc) into o (zeroed by the caller); unknown options,
+ * missing values, unknown sink or source names print why to stderr and
+ * return -1 (the command exits 2). */
+int cmd_dead_parse(int argc, char **argv, int first, struct cmd_dead_opts *o);
 
 #endif

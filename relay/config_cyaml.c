@@ -17,6 +17,7 @@ struct log_capture {
     size_t len;
 };
 
+RELAY_PRINTF(3, 0)
 static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
     struct log_capture *c = ctx;

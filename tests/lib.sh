@@ -16,13 +16,16 @@ lib_init() {
 }
 
 lib_cleanup() {
-    local pid d
+    local status=$? pid d
+    set +e
     for pid in "${LIB_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
     for d in "${LIB_PGDATAS[@]}"; do
         runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1
     done
     for pid in "${LIB_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMP"
+    # The script's own status stands; a server that a test already reaped is no failure.
+    exit "$status"
 }
 
 # free_port: prints a TCP port nobody listens on.

@@ -21,7 +21,12 @@ enum sink_status {
     SINK_OK = 0, /* every event is stored: ack them */
     SINK_RETRY,  /* transient (network, 5xx, 429, SQLITE_BUSY, 40001...): try later */
     SINK_REJECT, /* permanent for this input (mapping error, 400, 22xxx/23xxx) */
-    SINK_PARTIAL /* per-event statuses are in the status array */
+    SINK_PARTIAL, /* per-event statuses are in the status array */
+    /* Not attempted: the sink's rate limit has no room now (Twenty). Put
+     * the event back without counting an attempt; kind->throttle_ms says
+     * when to try again. A worker that does not know it treats it as
+     * SINK_RETRY. Added by the Twenty sink (issue 6). */
+    SINK_DEFER
 };
 
 /* What every instance of every kind may read; borrowed, immutable, outlives
@@ -46,6 +51,10 @@ struct sink_kind {
     enum sink_status (*write)(void *state, struct relay_event *const *evs, size_t n,
                               enum sink_status *status, struct relay_error *err);
     void (*close)(void *state); /* NULL-safe */
+    /* Optional (NULL: never throttled). Milliseconds until the sink may send
+     * again under its rate limit; 0: now. The worker waits this long before
+     * taking a batch, so pacing never costs an attempt. Thread-safe. */
+    unsigned (*throttle_ms)(void *state);
 };
 
 /* NULL-terminated list of the kinds compiled in (sink_registry.c). */

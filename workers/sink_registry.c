@@ -4,7 +4,16 @@
 
 #include <stddef.h>
 
+extern const struct sink_kind sink_pgsql_kind;
+extern const struct sink_kind sink_sqlite_kind;
+extern const struct sink_kind sink_twenty_kind;
+extern const struct sink_kind sink_bigquery_kind;
+
 const struct sink_kind *const sink_kinds[] = {
+    &sink_pgsql_kind,
+    &sink_sqlite_kind,
+    &sink_twenty_kind,
+    &sink_bigquery_kind,
     NULL,
 };
 

@@ -1,0 +1,197 @@
+/* queue_accept: dedupe, arbiter, fan-out and counters in ONE atomic script
+ * (the accept script in queue_scripts.c), in one round trip.
+ *
+ * DESIGN: the queued event must carry changed = the accepted fields only,
+ * but which fields win is known only inside the script. Rather than
+ * decode and re-encode the whole envelope in Lua (cjson would re-order keys
+ * and re-format numbers, so the bytes would differ from relay_event_encode),
+ * C encodes the envelope once WITHOUT "changed" (jansson keeps insertion
+ * order and relay_event_encode skips a NULL changed), and the script splices
+ * `,"changed":[...]` in front of its closing brace. Only the field names
+ * pass through cjson.encode, and canonical names are plain [a-z0-9_] words,
+ * so the result is relay_event_encode's output for the narrowed event with
+ * "changed" moved to the end: relay_event_decode reads back the same event
+ * (test_queue checks decode + encode round-trips to the same bytes). The
+ * script answers the positions of the accepted names, and C narrows
+ * ev->changed in place from them, so the caller sees what was queued.
+ *
+ * Per call the only allocations are hiredis's reply and jansson's dump of
+ * the envelope; keys live on the stack, arguments in the handle's scratch
+ * vector and buffer. */
+#include "queue/queue_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define QUEUE_DEFAULT_DEDUPE_TTL_S 86400u
+#define QUEUE_DIGEST_LEN 16
+
+struct accept_keys {
+    char seen[QUEUE_KEY_MAX];
+    char contact[QUEUE_KEY_MAX];
+    char stats[QUEUE_KEY_MAX];
+    char queue[RELAY_SINK_COUNT][QUEUE_KEY_MAX];
+    unsigned mask; /* the sinks with a queue key */
+};
+
+static int check_event(const struct relay_event *ev, const char *const *digests,
+                       struct relay_error *err)
+{
+    if (ev->contact_id == NULL || ev->contact_id[0] == '\0') {
+        return relay_error_set(err, RELAY_EINVAL, "accept: event has no contact_id");
+    }
+    if (!json_is_array(ev->changed)) {
+        return relay_error_set(err, RELAY_EINVAL, "accept: changed is not an array");
+    }
+    size_t n = json_array_size(ev->changed);
+    if (n > 0 && digests == NULL) {
+        return relay_error_set(err, RELAY_EINVAL, "accept: no digests");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!json_is_string(json_array_get(ev->changed, i))) {
+            return relay_error_set(err, RELAY_EINVAL, "accept: changed[%zu] is not a string", i);
+        }
+        if (digests[i] == NULL || strlen(digests[i]) != QUEUE_DIGEST_LEN ||
+            strchr(digests[i], ' ') != NULL) {
+            return relay_error_set(err, RELAY_EINVAL, "accept: bad digest for changed[%zu]", i);
+        }
+    }
+    return 0;
+}
+
+static int build_keys(const struct queue *q, const struct relay_event *ev, unsigned route_mask,
+                      struct accept_keys *k, struct relay_error *err)
+{
+    const char *delivery = ev->delivery[0] != '\0' ? ev->delivery : ev->id;
+    if (queue_key(k->seen, sizeof(k->seen), q->prefix, "seen", relay_source_name(ev->source),
+                  delivery, err) != 0 ||
+        queue_key(k->contact, sizeof(k->contact), q->prefix, "contact", ev->contact_id, NULL,
+                  err) != 0 ||
+        queue_key(k->stats, sizeof(k->stats), q->prefix, "stats", NULL, NULL, err) != 0) {
+        return -1;
+    }
+    k->mask = 0;
+    for (int s = 0; s < RELAY_SINK_COUNT; s++) {
+        if ((route_mask & RELAY_SINK_BIT(s)) == 0) {
+            continue;
+        }
+        if (queue_key(k->queue[s], sizeof(k->queue[s]), q->prefix, "q",
+                      relay_sink_name((enum relay_sink)s), NULL, err) != 0) {
+            return -1;
+        }
+        k->mask |= RELAY_SINK_BIT(s);
+    }
+    return 0;
+}
+
+/* Encodes ev without "changed" into q->scratch (see DESIGN). */
+static int encode_envelope(struct queue *q, struct relay_event *ev, struct relay_error *err)
+{
+    relay_buf_reset(&q->scratch);
+    json_t *changed = ev->changed;
+    ev->changed = NULL;
+    int rc = relay_event_encode(ev, &q->scratch, err);
+    ev->changed = changed;
+    if (rc != 0) {
+        return -1;
+    }
+    if (q->scratch.len < 2 || q->scratch.data[q->scratch.len - 1] != '}') {
+        return relay_error_set(err, RELAY_EINVAL, "accept: envelope is not an object");
+    }
+    return 0;
+}
+
+static int fill_args(struct queue *q, const struct relay_event *ev, const char *const *digests,
+                     const struct accept_keys *k, const char *ttl, struct relay_error *err)
+{
+    queue_args_reset(q);
+    int bad = queue_args_adds(q, k->seen, err) | queue_args_adds(q, k->contact, err) |
+              queue_args_adds(q, k->stats, err);
+    for (int s = 0; s < RELAY_SINK_COUNT; s++) {
+        if (k->mask & RELAY_SINK_BIT(s)) {
+            bad |= queue_args_adds(q, k->queue[s], err);
+        }
+    }
+    bad |= queue_args_adds(q, ttl, err) | queue_args_adds(q, ev->version, err) |
+           queue_args_adds(q, ev->op == RELAY_OP_UPSERT ? "0" : "1", err) |
+           queue_args_adds(q, ev->id, err) |
+           queue_args_add(q, q->scratch.data, q->scratch.len, err);
+    size_t n = json_array_size(ev->changed);
+    for (size_t i = 0; i < n && !bad; i++) {
+        json_t *name = json_array_get(ev->changed, i);
+        bad |= queue_args_add(q, json_string_value(name), json_string_length(name), err) |
+               queue_args_add(q, digests[i], QUEUE_DIGEST_LEN, err);
+    }
+    return bad ? -1 : 0;
+}
+
+/* Keeps only the changed names at the 1-based positions the script named. */
+static int narrow_changed(struct relay_event *ev, const redisReply *r, struct relay_error *err)
+{
+    size_t n = json_array_size(ev->changed);
+    unsigned char keep[256] = {0};
+    if (n > sizeof(keep)) {
+        return relay_error_set(err, RELAY_EINVAL, "accept: more than %zu changed fields",
+                               sizeof(keep));
+    }
+    for (size_t i = 1; i < r->elements; i++) {
+        long long pos = r->element[i]->integer;
+        if (r->element[i]->type != REDIS_REPLY_INTEGER || pos < 1 || (size_t)pos > n) {
+            return relay_error_set(err, RELAY_EIO, "accept: unexpected script answer");
+        }
+        keep[pos - 1] = 1;
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (!keep[i] && json_array_remove(ev->changed, i) != 0) {
+            return relay_error_set(err, RELAY_ENOMEM, "accept: cannot narrow changed");
+        }
+    }
+    return 0;
+}
+
+int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
+                 unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
+                 struct relay_error *err)
+{
+    struct accept_keys k;
+    char ttl[24];
+    *queued_mask = 0;
+    if (check_event(ev, digests, err) != 0 || build_keys(q, ev, route_mask, &k, err) != 0 ||
+        encode_envelope(q, ev, err) != 0) {
+        return -1;
+    }
+    if (json_array_size(ev->changed) > 256) {
+        return relay_error_set(err, RELAY_EINVAL, "accept: more than 256 changed fields");
+    }
+    snprintf(ttl, sizeof(ttl), "%u",
+             q->dedupe_ttl_s ? q->dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
+    if (fill_args(q, ev, digests, &k, ttl, err) != 0) {
+        return -1;
+    }
+    redisReply *r =
+        queue_conn_script(q, QUEUE_SCRIPT_ACCEPT, 3 + (size_t)__builtin_popcount(k.mask), err);
+    if (r == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer < QUEUE_LUA_ACCEPTED ||
+        r->element[0]->integer > QUEUE_LUA_STALE) {
+        relay_error_set(err, RELAY_EIO, "accept: unexpected script answer");
+        goto out;
+    }
+    static const enum queue_verdict verdicts[] = {QUEUE_ACCEPTED, QUEUE_DUPLICATE, QUEUE_ECHO,
+                                                  QUEUE_STALE};
+    *verdict = verdicts[r->element[0]->integer];
+    if (*verdict == QUEUE_ACCEPTED) {
+        /* The events are queued whatever happens below: report the mask. */
+        *queued_mask = k.mask;
+        if (narrow_changed(ev, r, err) != 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    freeReplyObject(r);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* Shared inside queue/ only: the handle's fields, the connection helpers
+ * (queue_conn.c) and the reusable argument vector. Other folders include
+ * queue/queue.h, never this file. */
+#ifndef RELAY_QUEUE_QUEUE_INTERNAL_H
+#define RELAY_QUEUE_QUEUE_INTERNAL_H
+
+#include "queue/queue.h"
+#include "queue/queue_keys.h"
+#include "queue/queue_scripts.h"
+
+#include <hiredis.h>
+#include <stdint.h>
+
+/* A parsed Redis URL; strings owned by the struct (queue_url_fini). */
+struct queue_url {
+    char *host;      /* NULL for a Unix socket */
+    int port;        /* default 6379 */
+    char *unix_path; /* NULL for TCP */
+    char *username;  /* NULL: AUTH password only */
+    char *password;  /* NULL: no AUTH */
+    int db;          /* SELECT when non-zero */
+};
+
+/* redis://[:password@]host[:port][/db] or unix:///path[?db=N]. RELAY_ECONFIG
+ * names what is wrong. Pure; out is reset first. */
+int queue_url_parse(const char *url, struct queue_url *out, struct relay_error *err);
+void queue_url_fini(struct queue_url *u);
+
+/* Reconnect backoff: first retry after MIN, doubling up to MAX. */
+#define QUEUE_BACKOFF_MIN_MS 50
+#define QUEUE_BACKOFF_MAX_MS 2000
+
+struct queue {
+    struct queue_url url;
+    char *prefix;
+    unsigned timeout_ms;
+    unsigned dedupe_ttl_s;
+    redisContext *ctx;                    /* NULL while disconnected */
+    char sha[QUEUE_SCRIPT_COUNT][41];     /* SCRIPT LOAD answers of this connection */
+    int64_t next_connect_ms;              /* monotonic; no attempt before it */
+    unsigned backoff_ms;                  /* 0 after a good connection */
+    char last_error[RELAY_ERROR_MSG_MAX]; /* why the last connection attempt failed */
+    const char **argv;                    /* scratch argument vector, grown once */
+    size_t *argvlen;
+    size_t argc;
+    size_t argcap;
+    struct relay_buf scratch; /* scratch bytes (accept's envelope) */
+};
+
+int64_t queue_mono_ms(void);
+int64_t queue_wall_ms(void);
+
+/* The scratch argument vector: reset, then add. Pointers are borrowed and
+ * must stay valid until the command ran. */
+void queue_args_reset(struct queue *q);
+int queue_args_add(struct queue *q, const char *s, size_t len, struct relay_error *err);
+int queue_args_adds(struct queue *q, const char *s, struct relay_error *err);
+
+/* Connects when needed (respecting the backoff). 0 or -1 with RELAY_EIO. */
+int queue_conn_ensure(struct queue *q, struct relay_error *err);
+
+/* Runs the command in the scratch argument vector. Returns the reply (the
+ * caller frees it with freeReplyObject) or NULL with err: RELAY_EIO when
+ * the connection broke (the context is dropped and reopened by a later
+ * call) or Redis answered an error reply. */
+redisReply *queue_conn_run(struct queue *q, struct relay_error *err);
+
+/* Runs script s with EVALSHA; the scratch vector holds KEYS then ARGV
+ * (nkeys of them are keys). Reloads the script on NOSCRIPT. Same result
+ * as queue_conn_run. */
+redisReply *queue_conn_script(struct queue *q, enum queue_script s, size_t nkeys,
+                              struct relay_error *err);
+
+/* Same as queue_conn_run with a socket timeout of extra_ms more than
+ * usual for this one command (blocking commands). */
+redisReply *queue_conn_run_blocking(struct queue *q, unsigned extra_ms, struct relay_error *err);
+
+/* Appends a copy of every string element of r (an array) to b. */
+int queue_batch_append_reply(struct queue_batch *b, const redisReply *r, struct relay_error *err);
+
+/* Canonical timestamp -> Unix ms; -1 when ts is not one. */
+int64_t queue_ts_to_ms(const char *ts, size_t len);
+
+#endif
