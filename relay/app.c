@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"transform", cmd_transform, "map a webhook body or contact between systems"},
     {"serve", cmd_serve, "run the daemon: webhooks in, workers out (--role receiver|workers|all)"},
     {"migrate", cmd_migrate, "apply the deployment SQL to Postgres and SQLite (--sink ...)"},
+    {"push", cmd_push, "backfill: send every contact of a system through the relay (--source ...)"},
+    {"verify", cmd_verify, "compare one contact (or --all) across every enabled system"},
     {"status", cmd_status, "queue depths per sink and the shared counters (--json)"},
     {"dead", cmd_dead, "dead letters: ls | show ID | purge, with filters (--sink, --error, ...)"},
     {"replay", cmd_replay, "move dead letters back onto their queues (filters, --dry-run)"},

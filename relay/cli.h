@@ -20,6 +20,8 @@ int cmd_check_config(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_transform(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_serve(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_push(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_verify(const struct cli_ctx *ctx, int argc, char **argv);
 
 int cmd_status(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_dead(const struct cli_ctx *ctx, int argc, char **argv);

@@ -2,11 +2,11 @@
  * rules (numbers by value, null text[] == [], "" != null, ids compared
  * only where set, Twenty's own times), backfill_event_from_contact
  * (version, changed, record id, errors) and progress_format. */
+#include "mappers/mapper.h"
 #include "relay/backfill_compare.h"
 #include "relay/backfill_event.h"
 #include "relay/mem.h"
 #include "relay/progress.h"
-#include "mappers/mapper.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,9 +90,9 @@ static void test_compare_fields(void **state)
                           "{\"job_title\":\"A\",\"nickname\":null,\"sync_metadata\":{}}",
                           "{\"job_title\":\"A\"}"),
                  "[]");
-    assert_diffs(compare3("{\"job_title\":\"A\",\"tags\":[]}", "{\"job_title\":\"B\",\"tags\":null}",
-                          NULL),
-                 "[{\"field\":\"job_title\",\"values\":{\"postgres\":\"A\",\"sqlite\":\"B\"}}]");
+    assert_diffs(
+        compare3("{\"job_title\":\"A\",\"tags\":[]}", "{\"job_title\":\"B\",\"tags\":null}", NULL),
+        "[{\"field\":\"job_title\",\"values\":{\"postgres\":\"A\",\"sqlite\":\"B\"}}]");
     /* an absent key is not compared; "" is not null */
     assert_diffs(compare3("{\"nickname\":\"\"}", "{\"nickname\":null}", "{}"),
                  "[{\"field\":\"nickname\",\"values\":{\"postgres\":\"\",\"sqlite\":null}}]");
@@ -102,11 +102,12 @@ static void test_compare_ids_and_twenty_times(void **state)
 {
     (void)state;
     /* an id not learnt yet is no difference; two ids are */
-    assert_diffs(compare3("{\"supabase_id\":\"S1\"}", "{\"supabase_id\":null}",
-                          "{\"supabase_id\":\"S1\"}"),
-                 "[]");
-    assert_diffs(compare3("{\"supabase_id\":\"S1\"}", "{\"supabase_id\":\"S2\"}", NULL),
-                 "[{\"field\":\"supabase_id\",\"values\":{\"postgres\":\"S1\",\"sqlite\":\"S2\"}}]");
+    assert_diffs(
+        compare3("{\"supabase_id\":\"S1\"}", "{\"supabase_id\":null}", "{\"supabase_id\":\"S1\"}"),
+        "[]");
+    assert_diffs(
+        compare3("{\"supabase_id\":\"S1\"}", "{\"supabase_id\":\"S2\"}", NULL),
+        "[{\"field\":\"supabase_id\",\"values\":{\"postgres\":\"S1\",\"sqlite\":\"S2\"}}]");
     /* Twenty's own times: updated_at ignored, deleted_at as deleted or not */
     const char *pg = "{\"updated_at\":\"2025-01-01T00:00:00.000000Z\","
                      "\"deleted_at\":\"2025-01-02T00:00:00.000000Z\"}";
@@ -114,9 +115,10 @@ static void test_compare_ids_and_twenty_times(void **state)
                           "{\"updated_at\":\"2026-01-01T00:00:00.000000Z\","
                           "\"deleted_at\":\"2026-01-02T00:00:00.000000Z\"}"),
                  "[]");
-    assert_diffs(compare3(pg, pg, "{\"deleted_at\":null}"),
-                 "[{\"field\":\"deleted_at\",\"values\":{\"postgres\":\"2025-01-02T00:00:00.000000Z\","
-                 "\"sqlite\":\"2025-01-02T00:00:00.000000Z\",\"twenty\":null}}]");
+    assert_diffs(
+        compare3(pg, pg, "{\"deleted_at\":null}"),
+        "[{\"field\":\"deleted_at\",\"values\":{\"postgres\":\"2025-01-02T00:00:00.000000Z\","
+        "\"sqlite\":\"2025-01-02T00:00:00.000000Z\",\"twenty\":null}}]");
 }
 
 static struct relay_event *event_of(enum relay_source source, const char *fields,
