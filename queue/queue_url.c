@@ -3,6 +3,7 @@
  * is not supported (say so in the README). */
 #include "queue/queue_internal.h"
 #include "relay/mem.h"
+#include "relay/redis_url.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,18 +55,19 @@ static int parse_unix(const char *rest, struct queue_url *u, struct relay_error 
     return 0;
 }
 
-/* userinfo is "[user]:password" (bytes before the last '@'). */
-static int parse_userinfo(const char *s, size_t len, struct queue_url *u, struct relay_error *err)
+/* userinfo is "[user]:password" (bytes before the last '@'); where each
+ * part lies is relay/redis_url.h's rule, shared with check-config's mask. */
+static int parse_userinfo(const struct redis_url_parts *parts, struct queue_url *u,
+                          struct relay_error *err)
 {
-    const char *colon = memchr(s, ':', len);
-    if (colon == NULL) {
+    if (parts->password == NULL) {
         return relay_error_set(err, RELAY_ECONFIG, "redis url: userinfo must be [user]:password");
     }
-    size_t user_len = (size_t)(colon - s);
-    if (user_len > 0 && (u->username = relay_strndup(s, user_len)) == NULL) {
+    size_t user_len = (size_t)(parts->password - 1 - parts->userinfo);
+    if (user_len > 0 && (u->username = relay_strndup(parts->userinfo, user_len)) == NULL) {
         return relay_error_set(err, RELAY_ENOMEM, "redis url: out of memory");
     }
-    u->password = relay_strndup(colon + 1, len - user_len - 1);
+    u->password = relay_strndup(parts->password, parts->password_len);
     if (u->password == NULL) {
         return relay_error_set(err, RELAY_ENOMEM, "redis url: out of memory");
     }
@@ -107,22 +109,17 @@ static int parse_hostport(const char *s, size_t len, struct queue_url *u, struct
 
 static int parse_tcp(const char *rest, struct queue_url *u, struct relay_error *err)
 {
-    const char *slash = strchr(rest, '/');
-    size_t auth_len = slash ? (size_t)(slash - rest) : strlen(rest);
-    const char *at = NULL;
-    for (size_t i = 0; i < auth_len; i++) {
-        if (rest[i] == '@') {
-            at = rest + i;
-        }
-    }
+    struct redis_url_parts parts;
+    redis_url_split(rest, &parts);
+    const char *slash = rest[parts.authority_len] == '/' ? rest + parts.authority_len : NULL;
     const char *hp = rest;
-    if (at != NULL) {
-        if (parse_userinfo(rest, (size_t)(at - rest), u, err) != 0) {
+    if (parts.userinfo != NULL) {
+        if (parse_userinfo(&parts, u, err) != 0) {
             return -1;
         }
-        hp = at + 1;
+        hp = rest + parts.userinfo_len + 1;
     }
-    if (parse_hostport(hp, (size_t)(rest + auth_len - hp), u, err) != 0) {
+    if (parse_hostport(hp, (size_t)(rest + parts.authority_len - hp), u, err) != 0) {
         return -1;
     }
     if (slash != NULL && slash[1] != '\0' &&

@@ -21,6 +21,7 @@
 /* Rule flags. */
 #define CONFIG_SECRET 1u     /* rendered as "***"; may come from K_file */
 #define CONFIG_SECRET_URL 2u /* password part rendered as "***"; may come from K_file */
+#define CONFIG_CONNINFO 4u   /* a libpq conninfo or URI: checked and masked with libpq */
 
 /* Validation and secrecy of one key; numbers use min/max, strings check. */
 struct config_rule {
@@ -63,6 +64,14 @@ const struct config_rule *config_rule_get(int s, int k);
 void *config_key_addr(const struct relay_config *conf, int s, int k);
 /* Frees the strings of conf (not conf itself); NULL strings are fine. */
 void config_free_strings(struct relay_config *conf);
+
+/* postgres.url (config_conninfo.c). Check: 0 when value is "" or libpq
+ * parses it; 1 when not, with libpq's reason (no piece of the value) in
+ * reason; -1 when out of memory. Mask: appends value with the password
+ * libpq would send replaced by "***" (a value libpq cannot parse becomes
+ * "***"); -1 when out of memory. Both thread-safe. */
+int config_conninfo_check(const char *value, char *reason, size_t size);
+int config_conninfo_mask(const char *value, struct relay_buf *out) RELAY_MUST_CHECK;
 
 /* http.listen check, shared by the rule table and the TLS cross-check. */
 const char *config_check_listen(const char *value);

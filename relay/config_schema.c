@@ -271,7 +271,7 @@ const struct config_rule config_rules[] = {
     {"supabase", "secret", 0, 0, NULL, CONFIG_SECRET},
     {"supabase", "secret_header", 0, 0, check_token, 0},
     {"supabase", "standard_webhook_secret", 0, 0, check_whsec, CONFIG_SECRET},
-    {"postgres", "url", 0, 0, NULL, CONFIG_SECRET_URL},
+    {"postgres", "url", 0, 0, NULL, CONFIG_SECRET_URL | CONFIG_CONNINFO},
     {"postgres", "workers", 1, 64, NULL, 0},
     {"postgres", "hard_delete", 0, 0, NULL, 0},
     {"sqlite", "path", 0, 0, check_not_empty, 0},

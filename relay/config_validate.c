@@ -97,6 +97,15 @@ static int check_key(const struct config_ctx *ctx, int s, int k, struct relay_er
             snprintf(reason, sizeof(reason), "must be between %u and %u", rule->min, rule->max);
             return fail(ctx, s, k, reason, err);
         }
+    } else if ((rule->flags & CONFIG_CONNINFO) != 0) {
+        char reason[256];
+        int rc = config_conninfo_check(*(char *const *)slot, reason, sizeof(reason));
+        if (rc < 0) {
+            return relay_error_set(err, RELAY_ENOMEM, "config: out of memory");
+        }
+        if (rc > 0) {
+            return fail(ctx, s, k, reason, err);
+        }
     } else if (field->value.type == CYAML_STRING && rule->check != NULL) {
         const char *reason = rule->check(*(char *const *)slot);
         if (reason != NULL) {

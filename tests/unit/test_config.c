@@ -654,9 +654,9 @@ static void render_masks_url_forms(void **state)
          "postgresql://db/x?user=a&password=***&sslmode=off"},
         {"postgresql://app@db/x", "postgresql://app@db/x"},
         {"postgresql://app:s3cr3t@db", "postgresql://app:***@db"},
-        {"postgresql://app:s3:cr@3t@db/x", "postgresql://app:***@db/x"},
+        /* libpq ends the userinfo at the first '@': the host is "3t@db". */
+        {"postgresql://app:s3:cr@3t@db/x", "postgresql://app:***@3t@db/x"},
         {"postgresql:///x?host=/tmp", "postgresql:///x?host=/tmp"},
-        {"mypassword=x", "mypassword=x"},
     };
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         setenv("SYNCRELAY_POSTGRES_URL", urls[i][0], 1);
@@ -671,6 +671,168 @@ static void render_masks_url_forms(void **state)
         relay_free(text);
         config_destroy(c);
     }
+    clear_env();
+}
+
+/* Renders url as redis.url (or postgres.url) and checks the rendered value. */
+static void expect_masked(const char *env, const char *url, const char *want_url)
+{
+    setenv(env, url, 1);
+    struct relay_error err = {0};
+    struct relay_config *c = config_load(NULL, &err);
+    if (c == NULL) {
+        fail_msg("%s: %s", url, err.msg);
+    }
+    char *text = render(c);
+    char want[512];
+    snprintf(want, sizeof(want), "  url: \"%s\"\n", want_url);
+    if (strstr(text, want) == NULL) {
+        fail_msg("%s -> want %s in\n%s", url, want, text);
+    }
+    assert_null(strstr(text, "s3cr3t"));
+    relay_free(text);
+    config_destroy(c);
+    unsetenv(env);
+}
+
+/* The Redis password is what queue/queue_url.c sends: the userinfo runs to
+ * the authority's last '@', and the authority ends at the first '/' only
+ * (a '#' or '?' is part of the password). */
+static void render_masks_redis_password_like_the_client(void **state)
+{
+    (void)state;
+    static const char *const urls[][2] = {
+        {"redis://:my#s3cr3t@redis.internal:6379", "redis://:***@redis.internal:6379"},
+        {"redis://:pw?s3cr3t@h:1/2", "redis://:***@h:1/2"},
+        {"redis://u:a@s3cr3t@h", "redis://u:***@h"},
+        {"redis://u:s3:cr3t@h/0", "redis://u:***@h/0"},
+        {"redis://s3cr3t@h", "redis://***@h"}, /* no ':': refused later, still hidden */
+        {"redis://:@h", "redis://:@h"},
+        {"redis://h:6379/0", "redis://h:6379/0"},
+        {"redis://h/x@y:z", "redis://h/x@y:z"},
+        {"unix:///run/redis.sock?db=1", "unix:///run/redis.sock?db=1"},
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        expect_masked("SYNCRELAY_REDIS_URL", urls[i][0], urls[i][1]);
+    }
+}
+
+/* The Postgres password is what libpq parses: spaces around '=', a value
+ * running to the next unescaped space, several password keys, a
+ * percent-encoded key (which only libpq's own parse finds: the whole
+ * conninfo is then rendered from it). */
+static void render_masks_postgres_password_like_libpq(void **state)
+{
+    (void)state;
+    static const char *const urls[][2] = {
+        {"host=db password = s3cr3t dbname=x", "host=db password = *** dbname=x"},
+        {"host=db password=\t's3cr3t' dbname=x", "host=db password=\\x09*** dbname=x"},
+        {"password=ab&s3cr3t", "password=***"},
+        {"password=ab\\ s3cr3t host=db", "password=*** host=db"},
+        {"password=a password=s3cr3t", "password=*** password=***"},
+        {"  password=s3cr3t", "  password=***"},
+        {"password=", "password="},
+        {"postgresql://db/x?pass%77ord=s3cr3t", "password='***' dbname='x' host='db'"},
+        {"postgresql://a:s3cr3t@db/x?password=s3cr3t", "postgresql://a:***@db/x?password=***"},
+        {"postgres://u:s%33cr3t@[::1]:5/x", "postgres://u:***@[::1]:5/x"},
+        {"postgresql://u:p/db@h/x", "postgresql://u:p/db@h/x"}, /* no password */
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        expect_masked("SYNCRELAY_POSTGRES_URL", urls[i][0], urls[i][1]);
+    }
+}
+
+/* Loads yaml, checks that sqlite.path renders as want (a YAML double-quoted
+ * scalar) and that the rendering loads back to the same bytes. */
+static void expect_path_round_trip(const char *yaml, const char *value, const char *want)
+{
+    struct relay_error err = {0};
+    struct relay_config *c = load_yaml(yaml, &err);
+    if (c == NULL) {
+        fail_msg("%s: %s", yaml, err.msg);
+    }
+    assert_string_equal(c->sqlite.path, value);
+    char *text = render(c);
+    char line[256];
+    snprintf(line, sizeof(line), "  path: %s\n", want);
+    if (strstr(text, line) == NULL) {
+        fail_msg("want %s in\n%s", line, text);
+    }
+    struct relay_config *again = load_yaml(text, &err);
+    if (again == NULL) {
+        fail_msg("rendering does not load: %s\n%s", err.msg, text);
+    }
+    assert_string_equal(again->sqlite.path, value);
+    relay_free(text);
+    config_destroy(again);
+    config_destroy(c);
+}
+
+/* C1 controls (which libyaml refuses raw), the YAML line breaks NEL, LS
+ * and PS (which it folds), BOM and non-characters come out escaped; other
+ * UTF-8 stays as it is. */
+static void render_escapes_what_yaml_would_change(void **state)
+{
+    (void)state;
+    expect_path_round_trip("sqlite:\n  path: \"db\\x8f.sqlite\"\n", "db\xc2\x8f.sqlite",
+                           "\"db\\x8f.sqlite\"");
+    expect_path_round_trip("sqlite:\n  path: \"a\\x85b\\u2028c\\u2029d\"\n",
+                           "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d", "\"a\\Nb\\Lc\\Pd\"");
+    expect_path_round_trip("sqlite:\n  path: \"\\x80\\x9f\\uFEFF\\uFFFE\\uFFFF\\x7f\"\n",
+                           "\xc2\x80\xc2\x9f\xef\xbb\xbf\xef\xbf\xbe\xef\xbf\xbf\x7f",
+                           "\"\\x80\\x9f\\ufeff\\ufffe\\uffff\\x7f\"");
+    expect_path_round_trip("sqlite:\n  path: \"\\xa0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"\n",
+                           "\xc2\xa0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+                           "\"\xc2\xa0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    /* Bytes that are not UTF-8 (only the environment can hold them) render
+     * as \xNN so the rendering still loads. */
+    setenv("SYNCRELAY_SQLITE_PATH", "a\xff\xc3(\xe2\x82", 1);
+    struct relay_config *c = config_load(NULL, NULL);
+    assert_non_null(c);
+    unsetenv("SYNCRELAY_SQLITE_PATH");
+    char *text = render(c);
+    assert_non_null(strstr(text, "  path: \"a\\xff\\xc3(\\xe2\\x82\"\n"));
+    struct relay_error err = {0};
+    struct relay_config *again = load_yaml(text, &err);
+    if (again == NULL) {
+        fail_msg("rendering does not load: %s", err.msg);
+    }
+    relay_free(text);
+    config_destroy(again);
+    config_destroy(c);
+}
+
+/* postgres.url must be a conninfo or URI libpq parses; the message is
+ * libpq's with every quoted piece of the value hidden. */
+static void postgres_url_is_checked(void **state)
+{
+    (void)state;
+    expect_error("postgres:\n  url: mypassword=x\n",
+                 "relay.yaml:2: postgres.url: invalid connection option \"***\"");
+    expect_error("postgres:\n  url: \"password=my s3cr3t\"\n",
+                 "relay.yaml:2: postgres.url: missing \"=\" after \"***\" in connection info "
+                 "string");
+    expect_error("postgres:\n  url: mydb\n",
+                 "relay.yaml:2: postgres.url: missing \"=\" after \"***\" in connection info "
+                 "string");
+    expect_error("postgres:\n  url: \"postgresql://u:s3cr3t@[::1\"\n",
+                 "relay.yaml:2: postgres.url: end of string reached when looking for matching "
+                 "\"]\" in IPv6 host address in URI");
+    /* The position libpq names differs between its minor versions. */
+    struct relay_error err = {0};
+    assert_null(load_yaml("postgres:\n  url: \"postgresql://u:s3cr3t@[::1]x/d\"\n", &err));
+    assert_non_null(strstr(err.msg, "relay.yaml:2: postgres.url: unexpected character \"x\" at "
+                                    "position "));
+    assert_null(strstr(err.msg, "s3cr3t"));
+    expect_error("postgres:\n  url: \"postgresql://db/x?password=%zzs3cr3t\"\n",
+                 "relay.yaml:2: postgres.url: invalid percent-encoded token");
+    expect_env_error("SYNCRELAY_POSTGRES_URL", "host='s3cr3t",
+                     "env SYNCRELAY_POSTGRES_URL: unterminated quoted string in connection info "
+                     "string");
+    setenv("SYNCRELAY_POSTGRES_URL", "", 1); /* "" turns the sink off: fine */
+    struct relay_config *c = config_load(NULL, NULL);
+    assert_non_null(c);
+    config_destroy(c);
     clear_env();
 }
 
@@ -769,6 +931,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(missing_file, setup),
         cmocka_unit_test_setup(render_masks_secrets, setup),
         cmocka_unit_test_setup(render_masks_url_forms, setup),
+        cmocka_unit_test_setup(render_masks_redis_password_like_the_client, setup),
+        cmocka_unit_test_setup(render_masks_postgres_password_like_libpq, setup),
+        cmocka_unit_test_setup(render_escapes_what_yaml_would_change, setup),
+        cmocka_unit_test_setup(postgres_url_is_checked, setup),
         cmocka_unit_test_setup(example_file_is_the_defaults, setup),
     };
     const struct CMUnitTest torture[] = {
