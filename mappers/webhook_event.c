@@ -56,21 +56,32 @@ static bool is_changed(const struct relay_event *ev, const char *name)
 }
 
 /* A change of syncrelay's own fields is not a change of the contact, and
- * a null id never clears a known one (contact.md, Identity). */
-int mapper_event_mark(struct relay_event *ev, const struct mapper_entry *e)
+ * a null id never clears a known one (contact.md, Identity). check_dup:
+ * scan changed for the name first. Canonical names are checked
+ * identifiers (mapping_check), so json_string_nocheck is safe. */
+static int mark(struct relay_event *ev, const struct mapper_entry *e, bool check_dup)
 {
     const json_t *v = json_object_get(ev->fields, e->pub.name);
     if (v == NULL || e->pub.is_syncrelay_owned || (e->pub.is_identity && json_is_null(v)) ||
-        is_changed(ev, e->pub.name)) {
+        (check_dup && is_changed(ev, e->pub.name))) {
         return 0;
     }
-    return json_array_append_new(ev->changed, json_string(e->pub.name));
+    return json_array_append_new(ev->changed, json_string_nocheck(e->pub.name));
+}
+
+int mapper_event_mark(struct relay_event *ev, const struct mapper_entry *e)
+{
+    return mark(ev, e, true);
 }
 
 int mapper_event_mark_all(const struct mapping *m, struct relay_event *ev)
 {
+    /* Field names are unique (mapping_check's duplicate rule), so when
+     * changed starts empty no name can come twice: no scan (it made this
+     * loop quadratic in the number of fields, on the ingest hot path). */
+    bool check_dup = json_array_size(ev->changed) > 0;
     for (size_t i = 0; i < m->count; i++) {
-        if (mapper_event_mark(ev, &m->entries[i]) != 0) {
+        if (mark(ev, &m->entries[i], check_dup) != 0) {
             return -1;
         }
     }

@@ -63,18 +63,23 @@ static void set_delivery(struct relay_event *ev, const json_t *body, const json_
         json_string_value(json_object_get(body, "eventName")),
         json_string_value(json_object_get(record, "updatedAt")),
     };
+    static const char hex[] = "0123456789abcdef";
     char input[1024];
     size_t n = 0;
     for (int i = 0; i < 4; i++) {
         const char *p = parts[i] != NULL ? parts[i] : "";
-        int w = snprintf(input + n, sizeof(input) - n, "%.250s%c", p, 0);
-        n += (size_t)w;
+        size_t len = strnlen(p, 250); /* at most 250 bytes of each part */
+        memcpy(input + n, p, len);
+        input[n + len] = '\0';
+        n += len + 1;
     }
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)input, n, md);
     for (int i = 0; i < RELAY_EVENT_ID_LEN / 2; i++) {
-        snprintf(ev->delivery + 2 * i, 3, "%02x", md[i]);
+        ev->delivery[2 * i] = hex[md[i] >> 4];
+        ev->delivery[2 * i + 1] = hex[md[i] & 0xF];
     }
+    ev->delivery[RELAY_EVENT_ID_LEN] = '\0';
 }
 
 static bool lists(const json_t *updated, const char *key)

@@ -17,9 +17,11 @@
  *
  * Per call the only allocations are hiredis's reply and jansson's dump of
  * the envelope; keys live on the stack, arguments in the handle's scratch
- * vector and buffer. */
+ * vector and buffer (the envelope, then each field's stored value
+ * "<version> <digest>", built here so the script builds no strings). */
 #include "queue/queue_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,9 +103,53 @@ static int encode_envelope(struct queue *q, struct relay_event *ev, struct relay
     return 0;
 }
 
+/* True when name is a plain [A-Za-z0-9_] word: its JSON form is the name
+ * in quotes, so the script needs no cjson for it. */
+static bool is_plain_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Appends "<version> <digest>" for every changed name to q->scratch, after
+ * the envelope; each is `stride` bytes. */
+static int append_values(struct queue *q, const struct relay_event *ev,
+                         const char *const *digests, size_t n, size_t *stride,
+                         struct relay_error *err)
+{
+    size_t vlen = strlen(ev->version);
+    *stride = vlen + 1 + QUEUE_DIGEST_LEN;
+    for (size_t i = 0; i < n; i++) {
+        if (relay_buf_append(&q->scratch, ev->version, vlen) != 0 ||
+            relay_buf_append(&q->scratch, " ", 1) != 0 ||
+            relay_buf_append(&q->scratch, digests[i], QUEUE_DIGEST_LEN) != 0) {
+            return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
+        }
+    }
+    return 0;
+}
+
+/* The script's KEYS and ARGV (see accept_lua). q->scratch holds the
+ * envelope (env_len bytes, its closing brace left out of the argument),
+ * then the stored values, so no pointer is taken before it stops growing. */
 static int fill_args(struct queue *q, const struct relay_event *ev, const char *const *digests,
                      const struct accept_keys *k, const char *ttl, struct relay_error *err)
 {
+    size_t env_len = q->scratch.len, stride = 0, n = json_array_size(ev->changed);
+    if (append_values(q, ev, digests, n, &stride, err) != 0) {
+        return -1;
+    }
+    bool plain = true;
+    for (size_t i = 0; i < n; i++) {
+        json_t *name = json_array_get(ev->changed, i);
+        plain = plain && is_plain_name(json_string_value(name), json_string_length(name));
+    }
     queue_args_reset(q);
     int bad = queue_args_adds(q, k->seen, err) | queue_args_adds(q, k->contact, err) |
               queue_args_adds(q, k->stats, err);
@@ -114,13 +160,12 @@ static int fill_args(struct queue *q, const struct relay_event *ev, const char *
     }
     bad |= queue_args_adds(q, ttl, err) | queue_args_adds(q, ev->version, err) |
            queue_args_adds(q, ev->op == RELAY_OP_UPSERT ? "0" : "1", err) |
-           queue_args_adds(q, ev->id, err) |
-           queue_args_add(q, q->scratch.data, q->scratch.len, err);
-    size_t n = json_array_size(ev->changed);
+           queue_args_adds(q, ev->id, err) | queue_args_add(q, q->scratch.data, env_len - 1, err) |
+           queue_args_adds(q, plain ? "1" : "0", err);
     for (size_t i = 0; i < n && !bad; i++) {
         json_t *name = json_array_get(ev->changed, i);
         bad |= queue_args_add(q, json_string_value(name), json_string_length(name), err) |
-               queue_args_add(q, digests[i], QUEUE_DIGEST_LEN, err);
+               queue_args_add(q, q->scratch.data + env_len + i * stride, stride, err);
     }
     return bad ? -1 : 0;
 }

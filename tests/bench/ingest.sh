@@ -66,11 +66,18 @@ if [ -n "${BENCH_PERF:-}" ]; then
     perf record -F 199 --call-graph dwarf,16384 -p "$RELAY_PID" -o "$BENCH_PERF" -- sleep "$DURATION" 2>/dev/null &
     PERF_PID=$!
 fi
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+RELAY_CPU0=$(cpu_s "$RELAY_PID")
+REDIS_CPU0=$(cpu_s "$REDIS_PID")
 BENCH_DIR="$TEST_TMP" SUPABASE_SECRET=bench-sb-secret \
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$HERE/ingest.lua" \
+    /usr/bin/time -f "%U %S" -o "$TEST_TMP/wrk.time" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$HERE/ingest.lua" \
     "http://127.0.0.1:$HTTP_PORT" >"$TEST_TMP/wrk.out"
 
 [ -n "$PERF_PID" ] && wait "$PERF_PID"
+RELAY_CPU=$(awk -v a="$RELAY_CPU0" -v b="$(cpu_s "$RELAY_PID")" 'BEGIN { print b - a }')
+REDIS_CPU=$(awk -v a="$REDIS_CPU0" -v b="$(cpu_s "$REDIS_PID")" 'BEGIN { print b - a }')
+WRK_CPU=$(awk '{ print $1 + $2 }' "$TEST_TMP/wrk.time")
 HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$RELAY_PID/status")
 ACCEPTED=$(redis-cli -p "$REDIS_PORT" LLEN syncrelay:q:bigquery)
 SECONDS_RUN=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$TEST_TMP/wrk.out")
@@ -87,6 +94,10 @@ RATE=$(awk -v a="$ACCEPTED" -v s="$SECONDS_RUN" 'BEGIN { printf "%d", a / s }')
 if [ -n "${BENCH_VERBOSE:-}" ]; then
     cat "$TEST_TMP/wrk.out" >&2
     redis-cli -p "$REDIS_PORT" INFO commandstats | grep -E 'evalsha|cmdstat_eval' >&2 || true
+    # CPU per accepted webhook: comparable across runs even on a busy machine.
+    awk -v n="$ACCEPTED" -v r="$RELAY_CPU" -v d="$REDIS_CPU" -v w="$WRK_CPU" -v l="$(cut -d' ' -f1-3 /proc/loadavg)" \
+        'BEGIN { printf "cpu per accepted webhook: relay %.1f us, redis %.1f us, wrk %.1f us (load %s)\n",
+                 r * 1e6 / n, d * 1e6 / n, w * 1e6 / n, l }' >&2
 fi
 echo "ingest: ${RATE} accepted webhooks/s, p50 ${P50} ms, p99 ${P99} ms, peak RSS $((HWM_KB / 1024)) MB" \
     "(${REQUESTS} requests, ${ACCEPTED} accepted, ${NON2XX:-0} non-2xx, ${CONNECTIONS} connections, ${DURATION} s)"
