@@ -55,6 +55,11 @@ struct sink_kind {
      * again under its rate limit; 0: now. The worker waits this long before
      * taking a batch, so pacing never costs an attempt. Thread-safe. */
     unsigned (*throttle_ms)(void *state);
+    /* Optional (0: the config's workers.batch_size). The most events one
+     * write may get: a worker never takes more than this at once, so
+     * events a sink cannot reach before its rate limit do not sit in
+     * flight (Twenty: 60, its batch call's limit). */
+    unsigned max_batch;
 };
 
 /* NULL-terminated list of the kinds compiled in (sink_registry.c). */

@@ -8,6 +8,12 @@
  *   retry set with backoff; REJECT of a batch of n > 1 -> each event is
  *   written again alone, so only the poison one is dead-lettered; PARTIAL
  *   -> per event. worker_settle.c makes the retry-or-dead decision.
+ * - DEFER (the sink's rate limit had no room, the event was not tried)
+ *   is not a failure: the element goes back to P:retry:SINK unchanged (no
+ *   attempt, no error) due when the limit has room again, and the worker
+ *   does not back off. Before each take a worker whose sink has a
+ *   throttle_ms hook waits until it says 0, so pacing costs no attempt
+ *   and nothing waits in flight. A take is capped by kind->max_batch.
  * - A sink that cannot open (database down) fails its batch transiently;
  *   the worker backs off and opens again later. Nothing is dead-lettered
  *   while an outage is shorter than the retry horizon (retry.h).
@@ -24,6 +30,7 @@
 #include "queue/queue.h"
 #include "relay/log.h"
 #include "relay/mem.h"
+#include "relay/metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +53,9 @@ struct worker_run {
     enum sink_status *status;
     struct queue_item *acks;
     size_t cap;
+    size_t take_max;          /* min(batch_size, kind->max_batch) */
+    int64_t defer_due_ms;     /* due time of this batch's deferred events; 0: not yet known */
+    size_t deferred;          /* deferred events in this batch */
 };
 
 int64_t worker_now_ms(void)
@@ -136,13 +146,23 @@ static void worker_ensure_sink(struct worker_run *run)
 static int worker_ack(struct worker_run *run, size_t count)
 {
     struct relay_error err = {0};
+    int done = 0;
     if (count == 0) {
         return 0;
     }
-    if (queue_ack(run->q, run->w->kind->name, run->consumer, run->acks, count, &err) != 0) {
+    /* Everything taken was delivered: one DEL of the in-flight list
+     * instead of sending the batch back (queue_ack_all). */
+    if (count == run->batch.count &&
+        queue_ack_all(run->q, run->w->kind->name, run->consumer, count, &done, &err) != 0) {
         log_error("sink=%s: ack failed (events stay in flight): %s", run->w->kind->name, err.msg);
         return -1;
     }
+    if (!done &&
+        queue_ack(run->q, run->w->kind->name, run->consumer, run->acks, count, &err) != 0) {
+        log_error("sink=%s: ack failed (events stay in flight): %s", run->w->kind->name, err.msg);
+        return -1;
+    }
+    metrics_sink_written(run->w->kind->id, (unsigned)count);
     return 0;
 }
 
@@ -152,6 +172,35 @@ static int worker_fail(struct worker_run *run, size_t i, enum sink_status st,
 {
     return worker_settle_failure(run->w, run->q, run->consumer, &run->batch.items[run->idx[i]],
                                  run->evs[i], st == SINK_REJECT, cause);
+}
+
+/* When this batch's deferred events are due: once the sink's limit has
+ * room again, and never sooner than WORKER_DEFER_MIN_MS. */
+static int64_t worker_defer_due(struct worker_run *run)
+{
+    if (run->defer_due_ms == 0) {
+        const struct sink_kind *kind = run->w->kind;
+        unsigned ms = kind->throttle_ms && run->sink ? kind->throttle_ms(run->sink) : 0;
+        run->defer_due_ms = worker_now_ms() + (ms > WORKER_DEFER_MIN_MS ? ms : WORKER_DEFER_MIN_MS);
+    }
+    return run->defer_due_ms;
+}
+
+/* Settles evs[i] by its own status: OK joins the acks, DEFER goes back
+ * untried, anything else is a failure with cause. */
+static int worker_settle_one(struct worker_run *run, size_t i, enum sink_status st,
+                             const struct relay_error *cause, size_t *nack)
+{
+    const struct queue_item *item = &run->batch.items[run->idx[i]];
+    if (st == SINK_OK) {
+        run->acks[(*nack)++] = *item;
+        return 0;
+    }
+    if (st == SINK_DEFER) {
+        run->deferred++;
+        return worker_settle_defer(run->w, run->q, run->consumer, item, worker_defer_due(run));
+    }
+    return worker_fail(run, i, st, cause);
 }
 
 /* REJECT of a batch: each event alone, so only the bad one dies. */
@@ -166,9 +215,7 @@ static int worker_split(struct worker_run *run, size_t n)
         if (st == SINK_PARTIAL) {
             st = one;
         }
-        if (st == SINK_OK) {
-            run->acks[nack++] = run->batch.items[run->idx[i]];
-        } else if (worker_fail(run, i, st, &err) != 0) {
+        if (worker_settle_one(run, i, st, &err, &nack) != 0) {
             rc = -1;
         }
     }
@@ -192,7 +239,9 @@ static int worker_write(struct worker_run *run, size_t n)
     for (size_t i = 0; i < n; i++) {
         run->status[i] = SINK_OK;
     }
+    int64_t started = worker_now_ms(); /* metrics: batch latency (ms resolution) */
     enum sink_status st = run->w->kind->write(run->sink, run->evs, n, run->status, &err);
+    metrics_batch_seconds(run->w->kind->id, (double)(worker_now_ms() - started) / 1000.0);
     if (st == SINK_REJECT && n > 1) {
         log_warn("sink=%s: batch of %zu rejected, isolating: %s", run->w->kind->name, n, err.msg);
         run->failures = 0;
@@ -200,18 +249,18 @@ static int worker_write(struct worker_run *run, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         enum sink_status one = st == SINK_PARTIAL ? run->status[i] : st;
-        if (one == SINK_OK) {
-            run->acks[nack++] = run->batch.items[run->idx[i]];
-        } else {
-            rc |= worker_fail(run, i, one, &err);
-        }
+        rc |= worker_settle_one(run, i, one, &err, &nack);
     }
     rc |= worker_ack(run, nack);
+    if (run->deferred > 0) {
+        log_debug("sink=%s: %zu of %zu event(s) deferred by the rate limit", run->w->kind->name,
+                  run->deferred, n);
+    }
     if (st == SINK_RETRY) {
         log_warn("sink=%s: batch of %zu failed transiently: %s", run->w->kind->name, n, err.msg);
         worker_backoff(run);
-    } else {
-        run->failures = 0;
+    } else if (st != SINK_DEFER) {
+        run->failures = 0; /* a deferral is neither a failure nor a success */
     }
     return rc;
 }
@@ -235,6 +284,8 @@ static int worker_process(struct worker_run *run)
         }
         run->idx[n++] = i;
     }
+    run->defer_due_ms = 0;
+    run->deferred = 0;
     if (n > 0) {
         rc |= worker_write(run, n);
     }
@@ -245,6 +296,24 @@ static int worker_process(struct worker_run *run)
     return rc;
 }
 
+/* Waits while the sink's rate limit has no room, in slices so that a stop
+ * is seen; nothing is taken meanwhile, so nothing waits in flight. */
+static void worker_throttle(struct worker_run *run)
+{
+    const struct sink_kind *kind = run->w->kind;
+    const struct pool_shared *sh = run->w->shared;
+    if (kind->throttle_ms == NULL || run->sink == NULL) {
+        return;
+    }
+    while (!atomic_load(&sh->stop)) {
+        unsigned ms = kind->throttle_ms(run->sink);
+        if (ms == 0) {
+            return;
+        }
+        worker_sleep(sh, ms < WORKER_THROTTLE_SLICE_MS ? ms : WORKER_THROTTLE_SLICE_MS);
+    }
+}
+
 static void worker_loop(struct worker_run *run)
 {
     struct worker *w = run->w;
@@ -252,7 +321,11 @@ static void worker_loop(struct worker_run *run)
     while (!atomic_load(&sh->stop)) {
         struct relay_error err = {0};
         worker_ensure_sink(run);
-        if (queue_take(run->q, w->kind->name, run->consumer, sh->batch_size,
+        worker_throttle(run);
+        if (atomic_load(&sh->stop)) {
+            break;
+        }
+        if (queue_take(run->q, w->kind->name, run->consumer, run->take_max,
                        WORKER_TAKE_TIMEOUT_MS, &run->batch, &err) != 0) {
             log_warn("sink=%s: take: %s", w->kind->name, err.msg);
             worker_backoff(run);
@@ -297,6 +370,10 @@ void *worker_main(void *arg)
         w->rng.ctx = &w->rng_state;
     }
     queue_batch_init(&run.batch);
+    run.take_max = sh->batch_size;
+    if (w->kind->max_batch > 0 && w->kind->max_batch < run.take_max) {
+        run.take_max = w->kind->max_batch;
+    }
     worker_consumer_name(w, run.consumer);
     /* Take nothing before the scheduler has announced this consumer, or
      * another instance's recovery could take our in-flight list. */

@@ -16,6 +16,8 @@ struct queue_conf;
 
 #define WORKER_CONSUMER_MAX 160
 #define WORKER_TAKE_TIMEOUT_MS 500 /* <= 1 s, so the stop flag is seen promptly */
+#define WORKER_THROTTLE_SLICE_MS 200 /* a throttled worker re-checks stop and the limit */
+#define WORKER_DEFER_MIN_MS 100      /* a deferred event waits at least this long */
 
 /* Read-only after pool_start except the atomics. */
 struct pool_shared {
@@ -78,6 +80,13 @@ struct queue_item;
 int worker_settle_failure(struct worker *w, struct queue *q, const char *consumer,
                           const struct queue_item *item, struct relay_event *ev, bool permanent,
                           const struct relay_error *cause);
+
+/* SINK_DEFER: the sink did not try the event (its rate limit had no room).
+ * The element goes to P:retry:SINK due at due_ms exactly as it was taken:
+ * no attempt is counted and no error is added, so pacing can never
+ * dead-letter an event. 0, or -1 as above. */
+int worker_settle_defer(struct worker *w, struct queue *q, const char *consumer,
+                        const struct queue_item *item, int64_t due_ms);
 
 /* An element that does not decode as an event: dead-lettered at once with
  * a permanent error; the original text is kept (as the element itself when

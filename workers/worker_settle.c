@@ -6,6 +6,7 @@
 #include "queue/queue.h"
 #include "relay/log.h"
 #include "relay/mem.h"
+#include "relay/metrics.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -57,6 +58,7 @@ int worker_settle_failure(struct worker *w, struct queue *q, const char *consume
                      sh->dead_cap, dropped);
         }
         if (rc == 0) {
+            metrics_sink_dead(w->kind->id, 1);
             log_warn("sink=%s ev=%s contact=%s: dead-lettered after %d attempt(s): %s", sink,
                      ev->id, ev->contact_id, ev->attempts, cause->msg);
         }
@@ -65,6 +67,7 @@ int worker_settle_failure(struct worker *w, struct queue *q, const char *consume
                                          worker_random(w));
         rc = queue_retry(q, sink, consumer, item, &buf, worker_now_ms() + (int64_t)delay, &qerr);
         if (rc == 0) {
+            metrics_sink_retried(w->kind->id, 1);
             log_debug("sink=%s ev=%s: retry %d in %llu ms: %s", sink, ev->id, ev->attempts,
                       (unsigned long long)delay, cause->msg);
         }
@@ -76,6 +79,21 @@ out:
     }
     relay_buf_fini(&buf);
     return rc;
+}
+
+int worker_settle_defer(struct worker *w, struct queue *q, const char *consumer,
+                        const struct queue_item *item, int64_t due_ms)
+{
+    struct relay_error qerr = {0};
+    /* The element itself is the "updated" copy: attempts, error and
+     * history stay exactly as they were. */
+    const struct relay_buf same = {.data = item->raw, .len = item->len, .cap = item->len};
+    if (queue_retry(q, w->kind->name, consumer, item, &same, due_ms, &qerr) != 0) {
+        log_error("sink=%s: cannot put back a deferred event (left in flight): %s",
+                  w->kind->name, qerr.msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* The dead letter for an element that is not an event: the element with
@@ -123,6 +141,7 @@ int worker_settle_undecodable(struct worker *w, struct queue *q, const char *con
         log_warn("sink=%s: dead-letter cap reached, dropped %zu oldest", w->kind->name, dropped);
     }
     if (rc == 0) {
+        metrics_sink_dead(w->kind->id, 1);
         log_warn("sink=%s: dead-lettered an element that is not an event: %s", w->kind->name,
                  cause->msg);
     }

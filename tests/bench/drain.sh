@@ -3,7 +3,10 @@
 # create's worth of fields each) into P:q:postgres and P:q:sqlite, starts
 # `syncrelay serve --role workers`, and times until every row is in both
 # databases. Prints one line: events/s into Postgres and SQLite together
-# (2 x N events over the wall time), plus each sink's own finish time.
+# (2 x N events over the wall time), plus each sink's own finish time,
+# and a second line: the CPU time the relay, Postgres and Redis spent on
+# the drain (per event; comparable across runs on a busy machine) and the
+# load average before and after.
 # Usage: tests/bench/drain.sh [N]   (SYNCRELAY_BIN, BATCH_SIZE, PG_WORKERS)
 set -euo pipefail
 N=${1:-100000}
@@ -48,6 +51,18 @@ redis-cli -p "$REDIS_PORT" --pipe <"$TEST_TMP/load.resp" >/dev/null
 echo "preloaded $N events per sink ($(du -h "$TEST_TMP/load.resp" | cut -f1) of RESP)" >&2
 
 now_ms() { date +%s%3N; }
+# CPU time (user + system, ms) of a process and its children so far; the
+# figure that does not depend on how busy the machine is.
+TICK=$(getconf CLK_TCK)
+cpu_ms() { awk -v t="$TICK" '{ s += $14 + $15 } END { printf "%d", s * 1000 / t }' "$@" 2>/dev/null || echo 0; }
+pg_cpu_ms() {
+    local pm
+    pm=$(head -1 "$PG_DATA/postmaster.pid")
+    cpu_ms "/proc/$pm/stat" $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+}
+redis0=$(cpu_ms "/proc/$REDIS_PID/stat")
+pg0=$(pg_cpu_ms)
+load0=$(cut -d' ' -f1 /proc/loadavg)
 start=$(now_ms)
 "$BIN" --config "$CONF" serve --role workers 2>"$TEST_TMP/workers.log" &
 WPID=$!
@@ -67,8 +82,15 @@ while [ "$pg_done" = 0 ] || [ "$lite_done" = 0 ]; do
     fi
 done
 total=$((pg_done > lite_done ? pg_done : lite_done))
+relay_cpu=$(cpu_ms "/proc/$WPID/stat")
+pg_cpu=$(($(pg_cpu_ms) - pg0))
+redis_cpu=$(($(cpu_ms "/proc/$REDIS_PID/stat") - redis0))
+load1=$(cut -d' ' -f1 /proc/loadavg)
 kill -TERM "$WPID"
 wait "$WPID" || true
 dead=$(( $(redis-cli -p "$REDIS_PORT" LLEN b:dead:postgres) + $(redis-cli -p "$REDIS_PORT" LLEN b:dead:sqlite) ))
 echo "drain: $((2 * N)) events in ${total} ms = $((2 * N * 1000 / total)) events/s" \
     "(postgres $((N * 1000 / pg_done))/s in ${pg_done} ms, sqlite $((N * 1000 / lite_done))/s in ${lite_done} ms, dead $dead)"
+echo "cpu: relay ${relay_cpu} ms ($((relay_cpu * 1000000 / (2 * N))) ns/event), postgres ${pg_cpu} ms," \
+    "redis ${redis_cpu} ms, all $(((relay_cpu + pg_cpu + redis_cpu) * 1000000 / (2 * N))) ns/event;" \
+    "load average ${load0} -> ${load1}"

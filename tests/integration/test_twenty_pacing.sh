@@ -3,7 +3,8 @@
 # of 120/min (bucket of 12, then one token every ~0.56 s), ten new contacts
 # (21 requests: two finds each and one batch create) are spread out instead
 # of being fired at once, Twenty (enforcing the same limit) never answers
-# 429, and every contact is still created exactly once.
+# 429, and every contact is still created exactly once, under the default
+# retry.max_attempts: waiting for the bucket is not an attempt.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/twenty_lib.sh"
@@ -25,6 +26,9 @@ for i in $(seq 1 3); do # up to 30 s
 done
 assert_eq 10 "$(twenty_py "len(R)")" "every contact created"
 assert_eq 0 "$(twenty_py "S['rate_limited']")" "no 429 from Twenty"
+# Pacing is not failure: with the default retry.max_attempts (12) nothing
+# is dead-lettered, and waiting for the bucket counted no attempt.
+assert_eq 0 "$(redis-cli -p "$REDIS_PORT" LLEN syncrelay:dead:twenty)" "nothing dead-lettered"
 # In any one second at most the bucket (12) plus two refills were sent.
 burst=$(twenty_py "max(sum(1 for m in S['log'] if l['t'] <= m['t'] < l['t'] + 1.0) for l in S['log'])")
 [ "$burst" -le 14 ] || fail "requests in one second: $burst > 14 (not paced)"

@@ -20,7 +20,8 @@ start_fake_twenty() {
     TWENTY_URL="http://127.0.0.1:$TWENTY_PORT"
 }
 
-# write_relay_config FILE [extra yaml]: twenty + sqlite sinks, fast retries.
+# write_relay_config FILE [extra yaml]: twenty + sqlite sinks, fast retries,
+# the default retry.max_attempts (12): rate-limit pacing must not cost attempts.
 write_relay_config() {
     cat >"$1" <<YAML
 http:
@@ -42,7 +43,6 @@ workers:
 retry:
   base_ms: 100
   cap_ms: 1000
-  max_attempts: 100
 log:
   level: ${RELAY_LOG_LEVEL:-info}
 ${2:-}

@@ -14,8 +14,11 @@
 #include "relay/config.h"
 #include "relay/error.h"
 
+#include <stddef.h>
+
 struct bigquery_auth;
 struct http_client;
+struct http_response;
 
 #define BIGQUERY_AUTH_SCOPE "https://www.googleapis.com/auth/bigquery"
 #define BIGQUERY_AUTH_METADATA_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
@@ -39,6 +42,19 @@ char *bigquery_auth_token(struct bigquery_auth *a, struct http_client *http,
  * already replaced it, so the next bigquery_auth_token fetches a fresh
  * one. No effect for a static token. Thread-safe. */
 void bigquery_auth_invalidate(struct bigquery_auth *a, const char *token);
+
+/* One call to the BigQuery REST API: METHOD url with "Content-Type:
+ * application/json", a bearer token from bigquery_auth_token and body
+ * (borrowed; may be NULL with len 0). resp as in http_client_request. On
+ * 0 a response arrived, whatever its status, and *token is the token that
+ * was sent (owned by the caller, relay_free), so that the caller can pass
+ * it to bigquery_auth_invalidate when the API refused it. -1 + err (as
+ * bigquery_auth_token, or as http_client_request) with *token NULL.
+ * Thread-safe as bigquery_auth_token; http is the calling thread's. */
+int bigquery_auth_request(struct bigquery_auth *a, struct http_client *http, const char *method,
+                          const char *url, const char *body, size_t len,
+                          struct http_response *resp, char **token,
+                          struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Token fetches done so far (for tests and logs). Thread-safe. */
 unsigned long bigquery_auth_refresh_count(struct bigquery_auth *a);

@@ -140,3 +140,28 @@ out:
     curl_slist_free_all(list);
     return result;
 }
+
+int http_client_append_base(struct relay_buf *out, const char *base_url)
+{
+    size_t len = strlen(base_url);
+    while (len > 0 && base_url[len - 1] == '/') {
+        len--;
+    }
+    return relay_buf_append(out, base_url, len);
+}
+
+int http_client_escape(struct relay_buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        bool is_unreserved = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                             (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+                             *p == '~';
+        char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        int rc = is_unreserved ? relay_buf_append(out, p, 1) : relay_buf_append(out, enc, 3);
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

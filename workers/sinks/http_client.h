@@ -39,4 +39,15 @@ int http_client_request(struct http_client *c, const char *method, const char *u
                         const char *const *headers, const char *body, size_t len,
                         struct http_response *resp, struct relay_error *err) RELAY_MUST_CHECK;
 
+/* URL building shared by the REST sinks. Pure; thread-safe. */
+
+/* Appends base_url without its trailing slashes, so that a path starting
+ * with '/' can follow. 0, or -1 when out of memory. */
+int http_client_append_base(struct relay_buf *out, const char *base_url) RELAY_MUST_CHECK;
+
+/* Appends s percent-encoded for a URL path segment or query value: the
+ * RFC 3986 unreserved characters (ALPHA DIGIT - . _ ~) stay, every other
+ * byte becomes %XX (upper-case hex). 0, or -1 when out of memory. */
+int http_client_escape(struct relay_buf *out, const char *s) RELAY_MUST_CHECK;
+
 #endif

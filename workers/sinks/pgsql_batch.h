@@ -82,12 +82,17 @@ long pgsql_batch_build(struct pgsql_batch *b, const struct pgsql_table *t, const
                        enum sink_status *status, struct relay_error *err);
 void pgsql_batch_fini(struct pgsql_batch *b);
 
-/* Parameters of one statement: values[i] NULL is SQL NULL. */
+/* Parameters of one statement: values[i] NULL is SQL NULL. Texts the
+ * render produces (JSON dumps, versions) are written one after another,
+ * NUL-terminated, into one reused arena instead of a malloc each; until
+ * pgsql_batch_render returns, such a value is recorded as an offset
+ * (arena_off[i] = offset + 1) and values[i] is only set at the end, since
+ * the arena may move while it grows. */
 struct pgsql_params {
     const char **values;
+    size_t *arena_off; /* per value: 0, or 1 + offset of its text in arena */
     size_t n, cap;
-    char **owned; /* strings values[] points into that this struct frees */
-    size_t nowned, owned_cap;
+    struct relay_buf arena;
 };
 
 void pgsql_params_fini(struct pgsql_params *p);

@@ -11,6 +11,7 @@
  * contacts.sync_metadata->'versions'. Versions are canonical timestamps,
  * compared as text under COLLATE "C": string order is time order. */
 #include "workers/sinks/pgsql_batch.h"
+#include "workers/sinks/sql_json.h"
 
 #include "relay/mem.h"
 
@@ -21,49 +22,87 @@
 
 void pgsql_params_fini(struct pgsql_params *p)
 {
-    for (size_t i = 0; i < p->nowned; i++) {
-        relay_free(p->owned[i]);
-    }
-    relay_free(p->owned);
     relay_free(p->values);
+    relay_free(p->arena_off);
+    relay_buf_fini(&p->arena);
     memset(p, 0, sizeof(*p));
 }
 
 static void params_reset(struct pgsql_params *p)
 {
-    for (size_t i = 0; i < p->nowned; i++) {
-        relay_free(p->owned[i]);
-    }
-    p->nowned = 0;
     p->n = 0;
+    relay_buf_reset(&p->arena);
 }
 
-/* Appends a parameter; when owned, p takes text over. */
-static int params_add(struct pgsql_params *p, const char *text, bool owned)
+static int params_grow(struct pgsql_params *p)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        const char **v = relay_realloc(p->values, cap * sizeof(*v));
-        if (v == NULL) {
-            return -1;
-        }
-        p->values = v;
-        p->cap = cap;
+    if (p->n < p->cap) {
+        return 0;
     }
-    if (owned) {
-        if (p->nowned == p->owned_cap) {
-            size_t cap = p->owned_cap ? p->owned_cap * 2 : 256;
-            char **o = relay_realloc(p->owned, cap * sizeof(*o));
-            if (o == NULL) {
-                return -1;
-            }
-            p->owned = o;
-            p->owned_cap = cap;
-        }
-        p->owned[p->nowned++] = (char *)text;
+    size_t cap = p->cap ? p->cap * 2 : 256;
+    const char **v = relay_realloc(p->values, cap * sizeof(*v));
+    if (v == NULL) {
+        return -1;
     }
-    p->values[p->n++] = text;
+    p->values = v;
+    size_t *o = relay_realloc(p->arena_off, cap * sizeof(*o));
+    if (o == NULL) {
+        return -1;
+    }
+    p->arena_off = o;
+    p->cap = cap;
     return 0;
+}
+
+/* Appends a parameter pointing at text (borrowed; NULL is SQL NULL). */
+static int params_add(struct pgsql_params *p, const char *text)
+{
+    if (params_grow(p) != 0) {
+        return -1;
+    }
+    p->values[p->n] = text;
+    p->arena_off[p->n++] = 0;
+    return 0;
+}
+
+/* Starts a parameter whose text the caller appends to p->arena next;
+ * params_end terminates it. */
+static int params_begin(struct pgsql_params *p)
+{
+    if (params_grow(p) != 0) {
+        return -1;
+    }
+    p->values[p->n] = NULL;
+    p->arena_off[p->n++] = p->arena.len + 1;
+    return 0;
+}
+
+static int params_end(struct pgsql_params *p)
+{
+    return relay_buf_append(&p->arena, "", 1); /* the NUL that ends this text */
+}
+
+/* The arena no longer moves: point the values at their texts. */
+static void params_resolve(struct pgsql_params *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->arena_off[i] != 0) {
+            p->values[i] = p->arena.data + p->arena_off[i] - 1;
+        }
+    }
+}
+
+/* Appends "$n" (the placeholder of parameter n) without printf. */
+static int append_placeholder(struct relay_buf *sql, size_t n)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    tmp[--i] = '$';
+    return relay_buf_append(sql, tmp + i, sizeof(tmp) - i);
 }
 
 /* Appends "$n" for a value, or DEFAULT. */
@@ -71,35 +110,34 @@ static int render_value(struct relay_buf *sql, struct pgsql_params *p, const str
                         const json_t *v)
 {
     if (v == NULL || (json_is_null(v) && c->role == PGSQL_COL_PRIMARY_ID)) {
-        return relay_buf_appends(sql, "DEFAULT");
+        return relay_buf_append(sql, "DEFAULT", 7);
     }
+    int bad;
     if (json_is_null(v)) {
-        return params_add(p, NULL, false) | relay_buf_printf(sql, "$%zu", p->n);
+        bad = params_add(p, NULL);
+    } else if (json_is_string(v) && !c->json_typed) {
+        bad = params_add(p, json_string_value(v));
+    } else {
+        bad = params_begin(p) |
+              (sql_json_append_dump(&p->arena, v, JSON_COMPACT | JSON_ENCODE_ANY)) |
+              params_end(p);
     }
-    if (json_is_string(v) && !c->json_typed) {
-        return params_add(p, json_string_value(v), false) | relay_buf_printf(sql, "$%zu", p->n);
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text == NULL || params_add(p, text, true) != 0) {
-        relay_free(text);
-        return -1;
-    }
-    return relay_buf_printf(sql, "$%zu", p->n);
+    return bad | append_placeholder(sql, p->n);
 }
 
-/* {"versions": {field: version}} for the changed fields of a row. */
-static char *row_versions(const struct pgsql_batch *b, const struct pgsql_row *r)
+/* {"versions": {field: version}} of the changed fields of a row (and of
+ * its sources' extra), written straight into the arena as one parameter. */
+static int row_versions(const struct pgsql_batch *b, const struct pgsql_row *r,
+                        struct pgsql_params *p)
 {
-    json_t *versions = json_object();
-    json_t *meta = json_pack("{s:o}", "versions", versions);
-    char *text = NULL;
-    if (meta == NULL) {
-        return NULL;
-    }
+    struct relay_buf *a = &p->arena;
+    const char *sep = "";
+    int bad = params_begin(p) | relay_buf_appends(a, "{\"versions\":{");
     for (size_t c = 0; c < b->t->ncols; c++) {
-        if (r->val[c] != NULL && r->chg[c] &&
-            json_object_set_new(versions, b->t->cols[c].field, json_string(r->vver[c])) != 0) {
-            goto out;
+        if (r->val[c] != NULL && r->chg[c]) {
+            bad |= relay_buf_appends(a, sep) | sql_json_append_string(a, b->t->cols[c].field) |
+                   relay_buf_append(a, ":", 1) | sql_json_append_string(a, r->vver[c]);
+            sep = ",";
         }
     }
     const char *source;
@@ -108,14 +146,12 @@ static char *row_versions(const struct pgsql_batch *b, const struct pgsql_row *r
     {
         char key[64];
         snprintf(key, sizeof(key), PGSQL_EXTRA_VERSION_PREFIX "%s", source);
-        if (json_object_set(versions, key, ver) != 0) {
-            goto out;
-        }
+        bad |= relay_buf_appends(a, sep) | sql_json_append_string(a, key) |
+               relay_buf_append(a, ":", 1) | sql_json_append_string(a, json_string_value(ver));
+        sep = ",";
     }
-    text = json_dumps(meta, JSON_COMPACT);
-out:
-    json_decref(meta);
-    return text;
+    bad |= relay_buf_append(a, "}}", 2) | params_end(p);
+    return bad ? -1 : 0;
 }
 
 static void used_columns(const struct pgsql_batch *b, size_t from, size_t to, bool *used)
@@ -131,27 +167,21 @@ static void used_columns(const struct pgsql_batch *b, size_t from, size_t to, bo
 static int render_row(const struct pgsql_batch *b, const struct pgsql_row *r, const bool *used,
                       struct relay_buf *sql, struct pgsql_params *p)
 {
-    int bad = params_add(p, r->contact_id, false) | relay_buf_printf(sql, "($%zu", p->n);
+    int bad = params_add(p, r->contact_id) | relay_buf_append(sql, "(", 1) |
+              append_placeholder(sql, p->n);
     for (size_t c = 0; c < b->t->ncols; c++) {
         if (used[c]) {
-            bad |= relay_buf_appends(sql, ", ") | render_value(sql, p, &b->t->cols[c], r->val[c]);
+            bad |= relay_buf_append(sql, ", ", 2) | render_value(sql, p, &b->t->cols[c], r->val[c]);
         }
     }
-    char *versions = row_versions(b, r);
-    if (versions == NULL || params_add(p, versions, true) != 0) {
-        relay_free(versions);
-        return -1;
-    }
-    bad |= relay_buf_printf(sql, ", $%zu, ", p->n);
+    bad |= row_versions(b, r, p) | relay_buf_append(sql, ", ", 2) | append_placeholder(sql, p->n) |
+           relay_buf_append(sql, ", ", 2);
     if (r->extra != NULL) {
-        char *extra = json_dumps(r->extra, JSON_COMPACT);
-        if (extra == NULL || params_add(p, extra, true) != 0) {
-            relay_free(extra);
-            return -1;
-        }
-        bad |= relay_buf_printf(sql, "$%zu)", p->n);
+        bad |= params_begin(p) |
+               sql_json_append_dump(&p->arena, r->extra, JSON_COMPACT) |
+               params_end(p) | append_placeholder(sql, p->n) | relay_buf_append(sql, ")", 1);
     } else {
-        bad |= relay_buf_appends(sql, "DEFAULT)");
+        bad |= relay_buf_append(sql, "DEFAULT)", 8);
     }
     return bad ? -1 : 0;
 }
@@ -262,14 +292,17 @@ int pgsql_batch_render(const struct pgsql_batch *b, size_t from, size_t to, stru
                render_row(b, &b->rows[r], used, sql, params);
     }
     bad |= bad ? 0 : render_set(t, used, sql);
-    return bad ? relay_error_set(err, RELAY_ENOMEM, "postgres: out of memory") : 0;
+    if (bad) {
+        return relay_error_set(err, RELAY_ENOMEM, "postgres: out of memory");
+    }
+    params_resolve(params);
+    return 0;
 }
 
 int pgsql_batch_render_deletes(const struct pgsql_batch *b, struct relay_buf *sql,
                                struct pgsql_params *params, struct relay_error *err)
 {
     json_t *list = json_array();
-    char *text = NULL;
     int bad = list == NULL;
     relay_buf_reset(sql);
     params_reset(params);
@@ -281,20 +314,19 @@ int pgsql_batch_render_deletes(const struct pgsql_batch *b, struct relay_buf *sq
         }
     }
     if (!bad && json_array_size(list) > 0) {
-        text = json_dumps(list, JSON_COMPACT);
-        bad |= text == NULL || params_add(params, text, true) != 0;
-        if (!bad) {
-            text = NULL;
-            bad |= relay_buf_printf(
-                sql,
-                "DELETE FROM contacts AS c USING jsonb_to_recordset($1::jsonb) AS d(cid text, "
-                "ver text) WHERE c.%s = d.cid AND NOT EXISTS (SELECT 1 FROM jsonb_each_text("
-                "COALESCE(c.sync_metadata->'versions', '{}'::jsonb)) AS v WHERE v.value "
-                "COLLATE \"C\" > d.ver COLLATE \"C\")",
-                b->t->key_quoted);
-        }
+        bad |= params_begin(params) |
+               sql_json_append_dump(&params->arena, list, JSON_COMPACT) |
+               params_end(params);
+        bad |= bad ? 0
+                   : relay_buf_printf(
+                         sql,
+                         "DELETE FROM contacts AS c USING jsonb_to_recordset($1::jsonb) AS d(cid "
+                         "text, ver text) WHERE c.%s = d.cid AND NOT EXISTS (SELECT 1 FROM "
+                         "jsonb_each_text(COALESCE(c.sync_metadata->'versions', '{}'::jsonb)) AS "
+                         "v WHERE v.value COLLATE \"C\" > d.ver COLLATE \"C\")",
+                         b->t->key_quoted);
+        params_resolve(params);
     }
-    relay_free(text);
     json_decref(list);
     return bad ? relay_error_set(err, RELAY_ENOMEM, "postgres: out of memory") : 0;
 }

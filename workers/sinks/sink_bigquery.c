@@ -1,23 +1,13 @@
 /* The BigQuery sink: each event becomes one row of the append-only
- * changelog table (bigquery_payload.c), sent with tabledata.insertAll over
+ * changelog table, sent with tabledata.insertAll (bigquery_insert.c) over
  * one CURL handle per worker thread, authenticated by the token cache that
- * all BigQuery worker threads share (bigquery_auth.c).
- *
- * Per event status (SINK_PARTIAL): a row BigQuery calls `invalid` is
- * rejected alone; rows it `stopped` because of that row are resent at once,
- * in the same write, without the invalid row (one extra request, never a
- * loop: still stopped after that means SINK_RETRY). Transport failures,
- * 5xx, 429 and transient reasons are SINK_RETRY; 401/403 drop the cached
- * token first so the retry uses a fresh one. After a whole-request failure
- * the rest of the batch is not sent (SINK_RETRY), so a dead or hung
- * endpoint costs one timeout per write, not one per 500 rows. */
-#define LOG_COMPONENT "sink.bigquery"
-#include "mappers/mapper.h"
-#include "relay/log.h"
+ * all BigQuery worker threads share (bigquery_auth.h). This file is the
+ * sink kind: config checks, the insertAll URL, and the shared token
+ * cache's lifetime. */
 #include "relay/mem.h"
 #include "workers/sink.h"
 #include "workers/sinks/bigquery_auth.h"
-#include "workers/sinks/bigquery_payload.h"
+#include "workers/sinks/bigquery_insert.h"
 #include "workers/sinks/http_client.h"
 
 #include <pthread.h>
@@ -34,21 +24,6 @@
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct bigquery_auth *shared_auth;
 static unsigned shared_refs;
-
-struct bq_state {
-    const struct sink_env *env; /* borrowed; outlives the instance */
-    struct http_client *http;   /* this thread's CURL handle */
-    struct bigquery_auth *auth; /* shared (see shared_mu) */
-    char *insert_url;
-};
-
-/* One batch in flight: the rows built so far and which event each is. */
-struct bq_batch {
-    json_t **rows;
-    const char **ids;
-    size_t *event_at; /* rows[k] is the row of evs[event_at[k]] */
-    size_t count;
-};
 
 static bool bq_is_enabled(const struct relay_config *conf)
 {
@@ -126,7 +101,7 @@ static void shared_auth_release(void)
 
 static void bq_close(void *state)
 {
-    struct bq_state *st = state;
+    struct bigquery_insert *st = state;
     if (st == NULL) {
         return;
     }
@@ -138,7 +113,7 @@ static void bq_close(void *state)
     relay_free(st);
 }
 
-static int build_insert_url(struct bq_state *st, const struct config_bigquery *c,
+static int build_insert_url(struct bigquery_insert *st, const struct config_bigquery *c,
                             struct relay_error *err)
 {
     const char *table = or_default(c->table, BQ_DEFAULT_TABLE);
@@ -149,11 +124,7 @@ static int build_insert_url(struct bq_state *st, const struct config_bigquery *c
     struct relay_buf url;
     relay_buf_init(&url);
     const char *endpoint = or_default(c->endpoint, BQ_DEFAULT_ENDPOINT);
-    size_t len = strlen(endpoint);
-    while (len > 0 && endpoint[len - 1] == '/') {
-        len--;
-    }
-    if (relay_buf_append(&url, endpoint, len) != 0 ||
+    if (http_client_append_base(&url, endpoint) != 0 ||
         relay_buf_printf(&url, "/bigquery/v2/projects/%s/datasets/%s/tables/%s/insertAll",
                          c->project, c->dataset, table) != 0) {
         relay_buf_fini(&url);
@@ -166,7 +137,7 @@ static int build_insert_url(struct bq_state *st, const struct config_bigquery *c
 static void *bq_open(const struct sink_env *env, struct relay_error *err)
 {
     const struct config_bigquery *c = &env->conf->bigquery;
-    struct bq_state *st = relay_calloc(1, sizeof(*st));
+    struct bigquery_insert *st = relay_calloc(1, sizeof(*st));
     if (st == NULL) {
         relay_error_set(err, RELAY_ENOMEM, "bigquery: out of memory");
         return NULL;
@@ -182,262 +153,10 @@ static void *bq_open(const struct sink_env *env, struct relay_error *err)
     return st;
 }
 
-/* The row of one event, or NULL with err (EINVAL: cannot be written). */
-static json_t *event_row(const struct bq_state *st, const struct relay_event *ev,
-                         struct relay_error *err)
-{
-    json_t *columns = NULL;
-    if (st->env->mapping != NULL) {
-        columns =
-            mapper_to_system(st->env->mapping, MAPPER_SYS_BIGQUERY, ev->fields, ev->extra, 0, err);
-    } else {
-        /* No mapping: BigQuery's column names are the canonical names. */
-        columns = json_incref(ev->fields);
-    }
-    if (columns == NULL) {
-        return NULL;
-    }
-    json_t *row = bigquery_payload_row(ev, columns, err);
-    json_decref(columns);
-    return row;
-}
-
-static void first_error(struct relay_error *err, const struct relay_error *e, bool *has_error)
-{
-    if (!*has_error && err != NULL) {
-        *err = *e;
-    }
-    *has_error = true;
-}
-
-static void batch_free(struct bq_batch *b)
-{
-    for (size_t k = 0; k < b->count; k++) {
-        json_decref(b->rows[k]);
-    }
-    relay_free(b->rows);
-    relay_free(b->ids);
-    relay_free(b->event_at);
-}
-
-/* Builds the rows; events that cannot become a row are settled here. */
-static int batch_build(const struct bq_state *st, struct relay_event *const *evs, size_t n,
-                       struct bq_batch *b, enum sink_status *status, struct relay_error *err,
-                       bool *has_error)
-{
-    b->rows = relay_calloc(n, sizeof(*b->rows));
-    b->ids = relay_calloc(n, sizeof(*b->ids));
-    b->event_at = relay_calloc(n, sizeof(*b->event_at));
-    if (b->rows == NULL || b->ids == NULL || b->event_at == NULL) {
-        return relay_error_set(err, RELAY_ENOMEM, "bigquery: out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct relay_error e = {0};
-        json_t *row = event_row(st, evs[i], &e);
-        if (row == NULL) {
-            status[i] = e.code == RELAY_ENOMEM ? SINK_RETRY : SINK_REJECT;
-            first_error(err, &e, has_error);
-            continue;
-        }
-        b->rows[b->count] = row;
-        b->ids[b->count] = evs[i]->id;
-        b->event_at[b->count] = i;
-        b->count++;
-    }
-    return 0;
-}
-
-/* Posts one insertAll body for n rows; fills rows[] when it returns
- * BIGQUERY_ROWS. A refused token is dropped from the shared cache. */
-static enum bigquery_outcome post_insert(struct bq_state *st, const struct relay_buf *body,
-                                         size_t n, enum bigquery_row *rows, struct relay_error *err)
-{
-    struct http_response resp;
-    struct relay_buf auth_header;
-    enum bigquery_outcome outcome = BIGQUERY_RETRY;
-    http_response_init(&resp);
-    relay_buf_init(&auth_header);
-    char *token = bigquery_auth_token(st->auth, st->http, err);
-    if (token == NULL) {
-        goto out;
-    }
-    if (relay_buf_printf(&auth_header, "Authorization: Bearer %s", token) != 0) {
-        relay_error_set(err, RELAY_ENOMEM, "bigquery: out of memory");
-        goto out;
-    }
-    const char *headers[] = {"Content-Type: application/json", auth_header.data, NULL};
-    if (http_client_request(st->http, "POST", st->insert_url, headers, body->data, body->len, &resp,
-                            err) != 0) {
-        goto out;
-    }
-    outcome = bigquery_payload_classify(resp.status, resp.body.data, resp.body.len, n, rows, err);
-    if (outcome == BIGQUERY_AUTH) {
-        bigquery_auth_invalidate(st->auth, token);
-    }
-out:
-    if (auth_header.data != NULL) {
-        memset(auth_header.data, 0, auth_header.len); /* a secret */
-    }
-    relay_buf_fini(&auth_header);
-    http_response_fini(&resp);
-    relay_free(token);
-    return outcome;
-}
-
-static enum sink_status row_status(enum bigquery_row r)
-{
-    return r == BIGQUERY_ROW_OK ? SINK_OK : r == BIGQUERY_ROW_REJECT ? SINK_REJECT : SINK_RETRY;
-}
-
-/* Sends rows[first..first+count) of b in one body (they fit: they did in a
- * bigger one). Settles each; returns false when the request as a whole
- * failed transiently, so the caller stops sending this batch. */
-static bool send_rows(struct bq_state *st, const struct bq_batch *b, const size_t *which,
-                      size_t count, bool may_resend, enum sink_status *status,
-                      struct relay_error *err, bool *has_error);
-
-static bool settle_answer(struct bq_state *st, const struct bq_batch *b, const size_t *which,
-                          size_t count, const enum bigquery_row *rows, bool may_resend,
-                          enum sink_status *status, struct relay_error *err, bool *has_error)
-{
-    size_t *stopped = relay_calloc(count, sizeof(*stopped));
-    size_t stopped_count = 0;
-    for (size_t k = 0; k < count; k++) {
-        size_t ev_at = b->event_at[which[k]];
-        if (rows[k] == BIGQUERY_ROW_STOPPED && may_resend && stopped != NULL) {
-            stopped[stopped_count++] = which[k];
-        } else {
-            status[ev_at] = row_status(rows[k]);
-        }
-    }
-    bool go_on = true;
-    if (stopped_count > 0) {
-        log_debug("insertAll: resending %zu stopped rows", stopped_count);
-        go_on = send_rows(st, b, stopped, stopped_count, false, status, err, has_error);
-    }
-    relay_free(stopped);
-    return go_on;
-}
-
-/* Posts body (the rows b->rows[which[0..count)]) and settles them. */
-static bool post_and_settle(struct bq_state *st, const struct bq_batch *b, const size_t *which,
-                            size_t count, const struct relay_buf *body, bool may_resend,
-                            enum sink_status *status, struct relay_error *err, bool *has_error)
-{
-    struct relay_error e = {0};
-    enum bigquery_row *results = relay_calloc(count, sizeof(*results));
-    if (results == NULL) {
-        relay_error_set(&e, RELAY_ENOMEM, "bigquery: out of memory");
-        first_error(err, &e, has_error);
-        return false;
-    }
-    bool go_on;
-    enum bigquery_outcome outcome = post_insert(st, body, count, results, &e);
-    if (e.code != RELAY_OK) {
-        first_error(err, &e, has_error);
-    }
-    if (outcome == BIGQUERY_ROWS) {
-        go_on = settle_answer(st, b, which, count, results, may_resend, status, err, has_error);
-    } else {
-        for (size_t k = 0; k < count; k++) {
-            status[b->event_at[which[k]]] = outcome == BIGQUERY_REJECT ? SINK_REJECT : SINK_RETRY;
-        }
-        go_on = outcome == BIGQUERY_REJECT;
-    }
-    relay_free(results);
-    return go_on;
-}
-
-static bool send_rows(struct bq_state *st, const struct bq_batch *b, const size_t *which,
-                      size_t count, bool may_resend, enum sink_status *status,
-                      struct relay_error *err, bool *has_error)
-{
-    json_t **rows = relay_calloc(count, sizeof(*rows));
-    const char **ids = relay_calloc(count, sizeof(*ids));
-    struct relay_buf body;
-    struct relay_error e = {0};
-    bool go_on = false;
-    size_t taken = 0;
-    relay_buf_init(&body);
-    if (rows == NULL || ids == NULL) {
-        relay_error_set(&e, RELAY_ENOMEM, "bigquery: out of memory");
-        first_error(err, &e, has_error);
-        goto out;
-    }
-    for (size_t k = 0; k < count; k++) {
-        rows[k] = b->rows[which[k]];
-        ids[k] = b->ids[which[k]];
-    }
-    if (bigquery_payload_body(rows, ids, count, count, BIGQUERY_MAX_BYTES, &body, &taken, &e) !=
-        0) {
-        first_error(err, &e, has_error);
-        goto out;
-    }
-    go_on = post_and_settle(st, b, which, taken, &body, may_resend, status, err, has_error);
-out:
-    relay_buf_fini(&body);
-    relay_free(rows);
-    relay_free(ids);
-    return go_on;
-}
-
-/* Splits the batch into insertAll requests of at most 500 rows and 10 MB. */
-static void send_batch(struct bq_state *st, const struct bq_batch *b, enum sink_status *status,
-                       struct relay_error *err, bool *has_error)
-{
-    size_t *which = relay_calloc(b->count > 0 ? b->count : 1, sizeof(*which));
-    struct relay_buf body;
-    size_t at = 0;
-    relay_buf_init(&body);
-    for (size_t k = 0; which != NULL && k < b->count; k++) {
-        which[k] = k;
-    }
-    while (which != NULL && at < b->count) {
-        struct relay_error e = {0};
-        size_t taken = 0;
-        relay_buf_reset(&body);
-        if (bigquery_payload_body(b->rows + at, b->ids + at, b->count - at, BIGQUERY_MAX_ROWS,
-                                  BIGQUERY_MAX_BYTES, &body, &taken, &e) != 0) {
-            first_error(err, &e, has_error);
-            if (e.code != RELAY_ETOOBIG) {
-                break; /* out of memory: the rest stays SINK_RETRY */
-            }
-            status[b->event_at[at]] = SINK_REJECT; /* one row over 10 MB */
-            at++;
-            continue;
-        }
-        bool go_on = post_and_settle(st, b, which + at, taken, &body, true, status, err, has_error);
-        at += taken;
-        if (!go_on) {
-            break;
-        }
-    }
-    relay_buf_fini(&body);
-    relay_free(which);
-}
-
 static enum sink_status bq_write(void *state, struct relay_event *const *evs, size_t n,
                                  enum sink_status *status, struct relay_error *err)
 {
-    struct bq_state *st = state;
-    struct bq_batch batch = {0};
-    bool has_error = false;
-    for (size_t i = 0; i < n; i++) {
-        status[i] = SINK_RETRY;
-    }
-    if (batch_build(st, evs, n, &batch, status, err, &has_error) == 0) {
-        send_batch(st, &batch, status, err, &has_error);
-    }
-    batch_free(&batch);
-
-    bool all_same = true;
-    for (size_t i = 1; i < n; i++) {
-        all_same = all_same && status[i] == status[0];
-    }
-    if (n == 0) {
-        return SINK_OK;
-    }
-    return all_same ? status[0] : SINK_PARTIAL;
+    return bigquery_insert_write(state, evs, n, status, err);
 }
 
 const struct sink_kind sink_bigquery_kind = {

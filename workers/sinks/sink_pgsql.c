@@ -7,10 +7,12 @@
 #define LOG_COMPONENT "sink.pgsql"
 #include "workers/sinks/pgsql_batch.h"
 #include "workers/sinks/pgsql_schema.h"
+#include "workers/sinks/pgsql_stmt.h"
 
 #include "mappers/mapper.h"
 #include "relay/log.h"
 #include "relay/mem.h"
+#include "relay/metrics.h"
 
 #include <libpq-fe.h>
 #include <string.h>
@@ -23,6 +25,7 @@ struct pgsql_state {
     struct pgsql_table table;
     struct relay_buf sql;
     struct pgsql_params params;
+    struct pgsql_stmt_cache stmts; /* upserts and deletes, by text (pgsql_stmt.h) */
 };
 
 static bool pgsql_is_enabled(const struct relay_config *conf)
@@ -54,9 +57,11 @@ static enum sink_status pgsql_classify(PGconn *conn, const PGresult *res, const 
      * at once can trip the id key before ON CONFLICT (contact_id) sees the
      * other row; on retry the row exists. A lasting duplicate still ends
      * in the dead letters after the last attempt. */
+    /* 42P05 too: a transaction-mode pooler refused a named statement
+     * (pgsql_stmt.h); the retry runs unnamed. */
     bool permanent = (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
                       strncmp(state, "42", 2) == 0) &&
-                     strcmp(state, "23505") != 0;
+                     strcmp(state, "23505") != 0 && strcmp(state, "42P05") != 0;
     relay_error_set(err, permanent ? RELAY_EINVAL : RELAY_EIO, "%s: sqlstate %s: %.200s", what,
                     state, msg);
     return permanent ? SINK_REJECT : SINK_RETRY;
@@ -66,7 +71,8 @@ static enum sink_status pgsql_exec(struct pgsql_state *st, const char *sql,
                                    const struct pgsql_params *p, const char *what,
                                    struct relay_error *err)
 {
-    PGresult *res = p ? PQexecParams(st->conn, sql, (int)p->n, NULL, p->values, NULL, NULL, 0)
+    PGresult *res = p ? pgsql_stmt_exec(&st->stmts, st->conn, sql, strlen(sql), (int)p->n,
+                                        p->values)
                       : PQexec(st->conn, sql);
     enum sink_status status = SINK_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -110,8 +116,13 @@ static enum sink_status pgsql_run(struct pgsql_state *st, const struct pgsql_bat
 
 static bool pgsql_reconnect(struct pgsql_state *st)
 {
+    pgsql_stmt_cache_clear(&st->stmts); /* the new session has none of them */
     PQreset(st->conn);
-    return PQstatus(st->conn) == CONNECTION_OK;
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        return false;
+    }
+    metrics_reconnect(METRICS_CONN_POSTGRES);
+    return true;
 }
 
 static enum sink_status pgsql_write(void *state, struct relay_event *const *evs, size_t n,
@@ -176,6 +187,7 @@ static void pgsql_close(void *state)
     pgsql_table_fini(&st->table);
     relay_buf_fini(&st->sql);
     pgsql_params_fini(&st->params);
+    pgsql_stmt_cache_clear(&st->stmts);
     relay_free(st);
 }
 

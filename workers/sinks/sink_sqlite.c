@@ -1,6 +1,9 @@
-/* The local SQLite sink: the embedded default (./syncrelay.db). One writer
- * thread (SQLite has one writer anyway), WAL, synchronous=NORMAL,
- * busy_timeout; one transaction per batch; one prepared upsert for every
+/* The local SQLite sink: the embedded default (./syncrelay.db). Two worker
+ * threads whose transactions take turns (sqlite_write_lock; SQLite has one
+ * writer anyway): events are mapped before the lock, so one worker's
+ * take, decode and mapping overlap the other's write. WAL,
+ * synchronous=NORMAL, busy_timeout; one transaction per batch; one
+ * prepared upsert for every
  * event (absent fields bind NULL and carry no version, so they change
  * nothing on an existing row). An event the table refuses (wrong type in
  * a STRICT column, a constraint) fails alone: its statement is undone and
@@ -8,27 +11,30 @@
 #define LOG_COMPONENT "sink.sqlite"
 #include "workers/sinks/sqlite_schema.h"
 #include "workers/sinks/sqlite_sql.h"
+#include "workers/sinks/sqlite_bind.h"
 
 #include "mappers/mapper.h"
 #include "relay/log.h"
 #include "relay/mem.h"
 #include "workers/sink.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_DEFAULT_PATH "./syncrelay.db"
+#define SQLITE_WORKERS 2 /* one writes while the other prepares its batch */
 
-struct sqlite_state {
-    sqlite3 *db;
-    const struct sink_env *env;
-    struct sqlite_table table;
-    sqlite3_stmt *upsert;
-    sqlite3_stmt *destroy;
-    sqlite3_stmt *extra;
-};
+
+
+/* Serialises the write transactions of this process's SQLite workers
+ * (SQLite has one writer per database anyway): a second worker waits
+ * here rather than in SQLite's sleeping busy handler, while its take,
+ * decode, mapping and settling overlap the first one's transaction. The
+ * busy timeout still covers other processes. */
+static pthread_mutex_t sqlite_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *sqlite_path(const struct relay_config *conf)
 {
@@ -44,7 +50,7 @@ static bool sqlite_is_enabled(const struct relay_config *conf)
 static unsigned sqlite_worker_count(const struct relay_config *conf)
 {
     (void)conf;
-    return 1;
+    return SQLITE_WORKERS;
 }
 
 /* Busy, locked, I/O, full and out of memory pass; anything about the data
@@ -77,215 +83,119 @@ static enum sink_status sqlite_fail(struct sqlite_state *st, int rc, const char 
     return s;
 }
 
-static int bind_value(sqlite3_stmt *stmt, int i, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return sqlite3_bind_text(stmt, i, json_string_value(v), (int)json_string_length(v),
-                                 SQLITE_STATIC);
-    case JSON_INTEGER:
-        return sqlite3_bind_int64(stmt, i, (sqlite3_int64)json_integer_value(v));
-    case JSON_REAL:
-        return sqlite3_bind_double(stmt, i, json_real_value(v));
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return sqlite3_bind_int(stmt, i, json_is_true(v));
-    case JSON_NULL:
-        return sqlite3_bind_null(stmt, i);
-    default: {
-        char *text = json_dumps(v, JSON_COMPACT);
-        if (text == NULL) {
-            return SQLITE_NOMEM;
-        }
-        int rc = sqlite3_bind_text(stmt, i, text, -1, SQLITE_TRANSIENT);
-        relay_free(text);
-        return rc;
-    }
-    }
-}
-
-/* {"versions": {field: version}} of the fields the event changed. */
-static char *event_versions(const struct sqlite_table *t, const struct relay_event *ev,
-                            const json_t *row)
-{
-    json_t *versions = json_object();
-    json_t *meta = json_pack("{s:o}", "versions", versions);
-    char *text = NULL;
-    size_t i;
-    json_t *name;
-    if (meta == NULL) {
-        return NULL;
-    }
-    json_array_foreach(ev->changed, i, name)
-    {
-        for (size_t c = 0; c < t->ncols; c++) {
-            if (json_is_string(name) && strcmp(t->cols[c].field, json_string_value(name)) == 0 &&
-                json_object_get(row, t->cols[c].column) != NULL &&
-                json_object_set_new(versions, t->cols[c].field, json_string(ev->version)) != 0) {
-                goto out;
-            }
-        }
-    }
-    /* A new row takes ev->extra as it is (sqlite_upsert_one), so it also
-     * takes the versions of its sources. */
-    const char *source;
-    json_t *value;
-    json_object_foreach(ev->extra, source, value)
-    {
-        char key[64];
-        snprintf(key, sizeof(key), "extra:%s", source);
-        if (json_object_set_new(versions, key, json_string(ev->version)) != 0) {
-            goto out;
-        }
-    }
-    text = json_dumps(meta, JSON_COMPACT);
-out:
-    json_decref(meta);
-    return text;
-}
-
-/* Binds and runs the upsert of one event; returns the sqlite3 rc. */
-static int sqlite_upsert_one(struct sqlite_state *st, const struct relay_event *ev,
-                             const json_t *row)
-{
-    sqlite3_stmt *s = st->upsert;
-    const struct sqlite_table *t = &st->table;
-    char *versions = event_versions(t, ev, row);
-    char *extra = ev->extra ? json_dumps(ev->extra, JSON_COMPACT) : NULL;
-    int rc = SQLITE_NOMEM;
-    if (versions == NULL || (ev->extra != NULL && extra == NULL)) {
-        goto out;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    rc = sqlite3_bind_text(s, 1, ev->contact_id, -1, SQLITE_STATIC);
-    for (size_t c = 0; c < t->ncols && rc == SQLITE_OK; c++) {
-        const json_t *v = json_object_get(row, t->cols[c].column);
-        if (v != NULL) {
-            rc = bind_value(s, (int)c + 2, v);
-        }
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_text(s, (int)t->ncols + 2, versions, -1, SQLITE_STATIC);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_text(s, (int)t->ncols + 3, extra ? extra : "{}", -1, SQLITE_STATIC);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-out:
-    relay_free(versions);
-    relay_free(extra);
-    return rc;
-}
-
-/* Merges each source's extra of ev into the row (sqlite_sql_extra). */
-static int sqlite_extra_one(struct sqlite_state *st, const struct relay_event *ev)
-{
-    sqlite3_stmt *s = st->extra;
-    const char *source;
-    json_t *value;
-    int rc = SQLITE_OK;
-    if (!json_is_object(ev->extra)) {
-        return SQLITE_OK;
-    }
-    json_object_foreach(ev->extra, source, value)
-    {
-        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (text == NULL) {
-            return SQLITE_NOMEM;
-        }
-        sqlite3_reset(s);
-        rc = sqlite3_bind_text(s, 1, ev->contact_id, -1, SQLITE_STATIC);
-        rc = rc ? rc : sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
-        rc = rc ? rc : sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
-        rc = rc ? rc : sqlite3_bind_text(s, 4, ev->version, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_step(s);
-            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-        }
-        sqlite3_reset(s);
-        relay_free(text);
-        if (rc != SQLITE_OK) {
-            break;
-        }
-    }
-    return rc;
-}
-
-static int sqlite_destroy_one(struct sqlite_state *st, const struct relay_event *ev)
-{
-    sqlite3_stmt *s = st->destroy;
-    sqlite3_reset(s);
-    int rc = sqlite3_bind_text(s, 1, ev->contact_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_text(s, 2, ev->version, -1, SQLITE_STATIC);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    sqlite3_reset(s);
-    return rc;
-}
-
-/* One event inside the open transaction: SINK_OK, REJECT (its statement
- * is undone, the transaction goes on) or RETRY (the batch must roll back). */
+/* One event inside the open transaction, with its mapped row: SINK_OK,
+ * REJECT (its statement is undone, the transaction goes on) or RETRY
+ * (the batch must roll back). */
 static enum sink_status sqlite_write_one(struct sqlite_state *st, const struct relay_event *ev,
-                                         struct relay_error *err)
+                                         const json_t *row, struct relay_error *err)
 {
-    struct relay_error why = {0};
-    json_t *row = mapper_to_system(st->env->mapping, MAPPER_SYS_SQLITE, ev->fields, NULL, 0, &why);
-    if (row == NULL) {
-        relay_error_set(err, why.code == RELAY_ENOMEM ? RELAY_ENOMEM : RELAY_EINVAL, "ev %s: %s",
-                        ev->id, why.msg);
-        return why.code == RELAY_ENOMEM ? SINK_RETRY : SINK_REJECT;
-    }
     /* The insert path sets a new rowid; the update path does not, and only
      * then must extra be merged per source. A reused rowid merely runs the
      * (idempotent) merge once more. */
     sqlite3_int64 rowid = sqlite3_last_insert_rowid(st->db);
-    int rc = sqlite_upsert_one(st, ev, row);
-    json_decref(row);
+    int rc = sqlite_bind_upsert(st, ev, row);
     if (rc == SQLITE_OK && sqlite3_last_insert_rowid(st->db) == rowid) {
-        rc = sqlite_extra_one(st, ev);
+        rc = sqlite_bind_extra(st, ev);
     }
     if (rc == SQLITE_OK && ev->op == RELAY_OP_DESTROY && st->env->conf->sqlite.hard_delete) {
-        rc = sqlite_destroy_one(st, ev);
+        rc = sqlite_bind_destroy(st, ev);
     }
     return rc == SQLITE_OK ? SINK_OK : sqlite_fail(st, rc, "upsert", err);
+}
+
+static void sqlite_rows_free(struct sqlite_state *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(st->rows[i]);
+        st->rows[i] = NULL;
+    }
+}
+
+/* Maps every event before the write lock is taken: st->rows[i], or
+ * status[i] = SINK_REJECT with the first reason in err. Returns the
+ * number rejected, or -1 (out of memory; nothing is kept). */
+static long sqlite_map_all(struct sqlite_state *st, struct relay_event *const *evs, size_t n,
+                           enum sink_status *status, struct relay_error *err)
+{
+    long rejected = 0;
+    if (n > st->rows_cap) {
+        json_t **rows = relay_realloc(st->rows, n * sizeof(*rows));
+        if (rows == NULL) {
+            return -1;
+        }
+        st->rows = rows;
+        st->rows_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct relay_error why = {0};
+        status[i] = SINK_OK;
+        st->rows[i] = mapper_to_system(st->env->mapping, MAPPER_SYS_SQLITE, evs[i]->fields, NULL,
+                                       0, &why);
+        if (st->rows[i] != NULL) {
+            continue;
+        }
+        if (why.code == RELAY_ENOMEM) {
+            sqlite_rows_free(st, i);
+            return -1;
+        }
+        status[i] = SINK_REJECT;
+        if (rejected++ == 0) {
+            relay_error_set(err, RELAY_EINVAL, "ev %s: %s", evs[i]->id, why.msg);
+        }
+    }
+    return rejected;
+}
+
+/* The transaction: every mapped row, then COMMIT. Runs under
+ * sqlite_write_lock. SINK_OK (rejects are in status[]) or SINK_RETRY. */
+static enum sink_status sqlite_tx(struct sqlite_state *st, struct relay_event *const *evs,
+                                  size_t n, enum sink_status *status, long *rejected,
+                                  struct relay_error *err)
+{
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite_fail(st, rc, "begin", err);
+        return SINK_RETRY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct relay_error one = {0};
+        if (status[i] == SINK_REJECT) {
+            continue;
+        }
+        status[i] = sqlite_write_one(st, evs[i], st->rows[i], &one);
+        if (status[i] == SINK_RETRY) {
+            *err = one;
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return SINK_RETRY;
+        }
+        if (status[i] == SINK_REJECT && (*rejected)++ == 0) {
+            *err = one;
+        }
+    }
+    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite_fail(st, rc, "commit", err);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return SINK_RETRY;
+    }
+    return SINK_OK;
 }
 
 static enum sink_status sqlite_write(void *state, struct relay_event *const *evs, size_t n,
                                      enum sink_status *status, struct relay_error *err)
 {
     struct sqlite_state *st = state;
-    size_t rejected = 0;
-    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        return sqlite_fail(st, rc, "begin", err);
+    long rejected = sqlite_map_all(st, evs, n, status, err);
+    if (rejected < 0) {
+        relay_error_set(err, RELAY_ENOMEM, "sqlite: out of memory");
+        return SINK_RETRY;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct relay_error one = {0};
-        status[i] = sqlite_write_one(st, evs[i], &one);
-        if (status[i] == SINK_RETRY) {
-            *err = one;
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            return SINK_RETRY;
-        }
-        if (status[i] == SINK_REJECT && rejected++ == 0) {
-            *err = one;
-        }
-    }
-    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        enum sink_status s = sqlite_fail(st, rc, "commit", err);
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return s == SINK_REJECT ? SINK_RETRY : s;
+    pthread_mutex_lock(&sqlite_write_lock);
+    enum sink_status s = sqlite_tx(st, evs, n, status, &rejected, err);
+    pthread_mutex_unlock(&sqlite_write_lock);
+    sqlite_rows_free(st, n);
+    if (s != SINK_OK) {
+        return s;
     }
     if (rejected == 0) {
         return SINK_OK;
@@ -304,6 +214,10 @@ static void sqlite_close(void *state)
     sqlite3_finalize(st->extra);
     sqlite3_close_v2(st->db);
     sqlite_table_fini(&st->table);
+    relay_buf_fini(&st->versions);
+    relay_buf_fini(&st->text);
+    relay_free(st->mark);
+    relay_free(st->rows);
     relay_free(st);
 }
 
@@ -351,8 +265,15 @@ static void *sqlite_open(const struct sink_env *env, struct relay_error *err)
         return NULL;
     }
     st->env = env;
+    relay_buf_init(&st->versions);
+    relay_buf_init(&st->text);
     if (sqlite_open_db(sqlite_path(env->conf), &st->db, err) != 0 ||
         sqlite_table_init(&st->table, env->mapping, err) != 0) {
+        goto fail;
+    }
+    st->mark = relay_calloc(st->table.ncols ? st->table.ncols : 1, sizeof(*st->mark));
+    if (st->mark == NULL) {
+        relay_error_set(err, RELAY_ENOMEM, "sqlite: out of memory");
         goto fail;
     }
     if (sqlite_sql_upsert(&st->table, &sql) != 0) {

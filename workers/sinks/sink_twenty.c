@@ -524,4 +524,5 @@ const struct sink_kind sink_twenty_kind = {
     .write = twenty_write,
     .close = twenty_close,
     .throttle_ms = twenty_throttle_ms,
+    .max_batch = TWENTY_BATCH_MAX,
 };

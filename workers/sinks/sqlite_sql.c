@@ -30,12 +30,46 @@ static bool plain_name(const char *s)
     return true;
 }
 
+/* Insertion sort of by_field by field name (a few dozen columns). */
+static void sort_by_field(struct sqlite_table *t)
+{
+    for (size_t i = 1; i < t->ncols; i++) {
+        size_t v = t->by_field[i];
+        size_t j = i;
+        while (j > 0 && strcmp(t->cols[t->by_field[j - 1]].field, t->cols[v].field) > 0) {
+            t->by_field[j] = t->by_field[j - 1];
+            j--;
+        }
+        t->by_field[j] = v;
+    }
+}
+
+long sqlite_table_col(const struct sqlite_table *t, const char *field)
+{
+    size_t lo = 0, hi = t->ncols;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(t->cols[t->by_field[mid]].field, field);
+        if (c == 0) {
+            return (long)t->by_field[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return -1;
+}
+
 int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct relay_error *err)
 {
     size_t count = mapping_field_count(m);
     memset(t, 0, sizeof(*t));
     t->cols = relay_calloc(count ? count : 1, sizeof(*t->cols));
-    if (t->cols == NULL) {
+    t->by_field = relay_calloc(count ? count : 1, sizeof(*t->by_field));
+    if (t->cols == NULL || t->by_field == NULL) {
+        sqlite_table_fini(t);
         return relay_error_set(err, RELAY_ENOMEM, "sqlite: out of memory");
     }
     for (size_t i = 0; i < count; i++) {
@@ -53,9 +87,11 @@ int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct re
             t->key_column = column;
             continue;
         }
+        t->by_field[t->ncols] = t->ncols;
         t->cols[t->ncols++] =
             (struct sqlite_col){.field = f->name, .column = column, .id_merge = f->is_identity};
     }
+    sort_by_field(t);
     if (t->key_column == NULL) {
         sqlite_table_fini(t);
         return relay_error_set(err, RELAY_ECONFIG, "sqlite: the mapping has no contact_id column");
@@ -66,6 +102,7 @@ int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct re
 void sqlite_table_fini(struct sqlite_table *t)
 {
     relay_free(t->cols);
+    relay_free(t->by_field);
     memset(t, 0, sizeof(*t));
 }
 
