@@ -8,6 +8,7 @@
  * hammered nor allowed to stall the caller. */
 #include "queue/queue_internal.h"
 #include "relay/mem.h"
+#include "relay/metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,10 @@ int queue_conn_ensure(struct queue *q, struct relay_error *err)
     }
     q->backoff_ms = 0;
     q->next_connect_ms = 0;
+    if (q->connected_once) {
+        metrics_reconnect(METRICS_CONN_REDIS);
+    }
+    q->connected_once = true;
     return 0;
 }
 

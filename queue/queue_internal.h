@@ -9,6 +9,7 @@
 #include "queue/queue_scripts.h"
 
 #include <hiredis.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A parsed Redis URL; strings owned by the struct (queue_url_fini). */
@@ -39,6 +40,7 @@ struct queue {
     char sha[QUEUE_SCRIPT_COUNT][41];     /* SCRIPT LOAD answers of this connection */
     int64_t next_connect_ms;              /* monotonic; no attempt before it */
     unsigned backoff_ms;                  /* 0 after a good connection */
+    bool connected_once;                  /* a later connection counts as a reconnect */
     char last_error[RELAY_ERROR_MSG_MAX]; /* why the last connection attempt failed */
     const char **argv;                    /* scratch argument vector, grown once */
     size_t *argvlen;

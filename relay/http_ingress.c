@@ -298,6 +298,7 @@ static void process(struct mg_connection *conn, const struct http_ingress *ing,
         return;
     }
     struct relay_event *ev = *ev_out;
+    log_add_context("event", ev->id); /* cleared by http_server.c after the request */
     *a = (struct http_answer){.status = 503, .state = "error", .reason = "out of memory"};
     if (compute_digests(t, ev) != 0) {
         return;

@@ -17,12 +17,16 @@
 #include "relay/log.h"
 #include "relay/mem.h"
 #include "relay/metrics.h"
+#include "relay/metrics_redis.h"
 #include "relay/webhook_auth.h"
 
 #include <civetweb.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define LISTEN_MAX 512
 
@@ -99,10 +103,22 @@ static int serve_readyz(struct mg_connection *conn, const struct http_server *s,
     return send_simple(conn, t, &a);
 }
 
-static int serve_metrics(struct mg_connection *conn, struct http_ingress_thread *t)
+/* The process-local metrics, then the Redis numbers read with this
+ * thread's own queue handle (a Redis failure renders redis_up 0). */
+static int serve_metrics(struct mg_connection *conn, const struct http_server *s,
+                         struct http_ingress_thread *t)
 {
+    struct relay_error err = {0};
     relay_buf_reset(&t->out);
-    if (metrics_render(&t->out) != 0) {
+    struct queue *q = http_ingress_queue_get(&s->ingress, t, &err);
+    int rc = metrics_render(&t->out);
+    if (rc == 0) {
+        rc = metrics_redis_render(q, s->ingress.enabled_mask, &t->out, &err);
+        if (rc == 0 && err.code != RELAY_OK) {
+            log_warn("metrics: redis: %s", err.msg);
+        }
+    }
+    if (rc != 0) {
         struct http_answer a = {.status = 503, .state = "error", .reason = "out of memory"};
         return send_simple(conn, t, &a);
     }
@@ -150,7 +166,7 @@ static int route(struct mg_connection *conn, const struct http_server *s,
         return is_get ? serve_readyz(conn, s, t) : send_simple(conn, t, &a);
     }
     if (strcmp(path, "/metrics") == 0) {
-        return is_get ? serve_metrics(conn, t) : send_simple(conn, t, &a);
+        return is_get ? serve_metrics(conn, s, t) : send_simple(conn, t, &a);
     }
     a = (struct http_answer){
         .status = 404, .state = "error", .reason = "no such route", .should_close = has_body};
@@ -174,6 +190,28 @@ static enum metrics_route metrics_route_of(const char *path)
     return strcmp(path, "/metrics") == 0 ? METRICS_ROUTE_METRICS : METRICS_ROUTE_OTHER;
 }
 
+/* A short id for every request, put in the log context of the thread
+ * while it handles the request: 4 hex digits that differ per process
+ * (several instances may log to one place; set by http_server_start
+ * before civetweb's threads exist) and a per-process counter. */
+static unsigned request_prefix;
+static _Atomic unsigned long request_counter;
+
+static void set_request_prefix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    request_prefix = ((unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec) & 0xffffu;
+}
+
+static void set_request_id(void)
+{
+    unsigned long n = atomic_fetch_add_explicit(&request_counter, 1, memory_order_relaxed) + 1;
+    char id[32];
+    snprintf(id, sizeof(id), "%04x%06lx", request_prefix, n & 0xfffffful);
+    log_set_context("req", id);
+}
+
 static int handle_request(struct mg_connection *conn, void *cbdata)
 {
     const struct http_server *s = cbdata;
@@ -184,7 +222,9 @@ static int handle_request(struct mg_connection *conn, void *cbdata)
             .status = 503, .state = "error", .reason = "out of memory", .should_close = true};
         return send_simple(conn, NULL, &a);
     }
+    set_request_id();
     int status = route(conn, s, t, ri);
+    log_set_context(NULL, NULL);
     const char *path = ri->local_uri != NULL ? ri->local_uri : "";
     enum metrics_route r = metrics_route_of(path);
     /* http_ingress_handle counts the webhook POSTs it handled itself. */
@@ -301,6 +341,7 @@ struct http_server *http_server_start(const struct relay_config *conf,
         relay_error_set(err, RELAY_ENOMEM, "out of memory");
         return NULL;
     }
+    set_request_prefix();
     s->has_tls = conf->http.tls_cert != NULL && conf->http.tls_cert[0] != '\0';
     if (s->has_tls && mg_check_feature(MG_FEATURES_TLS) == 0) {
         relay_error_set(err, RELAY_ECONFIG,
@@ -322,7 +363,10 @@ struct http_server *http_server_start(const struct relay_config *conf,
     unsigned features = mg_init_library(s->has_tls ? MG_FEATURES_TLS : 0);
     if (s->has_tls && (features & MG_FEATURES_TLS) == 0) {
         mg_exit_library();
-        relay_error_set(err, RELAY_ECONFIG, "http.tls_cert: civetweb could not initialise TLS");
+        relay_error_set(err, RELAY_ECONFIG,
+                        "http.tls_cert: civetweb could not initialise TLS (Debian's civetweb "
+                        "1.15 cannot load OpenSSL 3); leave http.tls_cert empty and terminate "
+                        "TLS in a reverse proxy (nginx, caddy) in front of syncrelay");
         goto fail;
     }
     if (start_civetweb(s, conf, err) != 0) {

@@ -15,8 +15,8 @@ static enum log_format current_format = LOG_FORMAT_LOGFMT; /* set before threads
 #define LOG_LINE_MAX 2048
 #define LOG_CTX_MAX 80
 
-static __thread char ctx_key[16];
-static __thread char ctx_value[LOG_CTX_MAX];
+static __thread char ctx_key[LOG_CTX_PAIRS][16];
+static __thread char ctx_value[LOG_CTX_PAIRS][LOG_CTX_MAX];
 
 void log_setup(enum log_level level, enum log_format format)
 {
@@ -48,12 +48,26 @@ int log_format_parse(const char *s)
 
 void log_set_context(const char *key, const char *value)
 {
+    for (int i = 0; i < LOG_CTX_PAIRS; i++) {
+        ctx_key[i][0] = '\0';
+    }
+    if (key != NULL && value != NULL) {
+        log_add_context(key, value);
+    }
+}
+
+void log_add_context(const char *key, const char *value)
+{
     if (key == NULL || value == NULL) {
-        ctx_key[0] = '\0';
         return;
     }
-    snprintf(ctx_key, sizeof(ctx_key), "%s", key);
-    snprintf(ctx_value, sizeof(ctx_value), "%s", value);
+    for (int i = 0; i < LOG_CTX_PAIRS; i++) {
+        if (ctx_key[i][0] == '\0' || strcmp(ctx_key[i], key) == 0) {
+            snprintf(ctx_key[i], sizeof(ctx_key[i]), "%s", key);
+            snprintf(ctx_value[i], sizeof(ctx_value[i]), "%s", value);
+            return;
+        }
+    }
 }
 
 /* Returns the number of suppressed lines to report, or -1 to drop this one. */
@@ -139,8 +153,8 @@ void log_write(struct log_site *site, enum log_level level, const char *componen
     size_t pos = add_field(line, 0, "ts", ts, true);
     pos = add_field(line, pos, "level", level_names[level], false);
     pos = add_field(line, pos, "component", component, false);
-    if (ctx_key[0] != '\0') {
-        pos = add_field(line, pos, ctx_key, ctx_value, false);
+    for (int i = 0; i < LOG_CTX_PAIRS && ctx_key[i][0] != '\0'; i++) {
+        pos = add_field(line, pos, ctx_key[i], ctx_value[i], false);
     }
     pos = add_field(line, pos, "msg", msg, false);
     if (suppressed > 0) {

@@ -34,6 +34,12 @@ int log_format_parse(const char *s);
 /* Per-thread context added to every line (request or event id); NULL clears.
  * The string is copied. */
 void log_set_context(const char *key, const char *value);
+/* Adds one more key/value to this thread's context (after the one
+ * log_set_context set; a key already present gets the new value), up to
+ * LOG_CTX_PAIRS in all; more are ignored. log_set_context(NULL...) clears
+ * every pair. The strings are copied. */
+void log_add_context(const char *key, const char *value);
+#define LOG_CTX_PAIRS 3
 
 void log_write(struct log_site *site, enum log_level level, const char *component,
                const char *fmt, ...) RELAY_PRINTF(4, 5);
