@@ -44,6 +44,11 @@ enum queue_verdict {
     QUEUE_STALE,        /* every changed field is older than stored (or ties lost) */
 };
 
+/* mapper_value_digest(null): the accept script tells a null value by it
+ * (created_at and deleted_at, once set, stand against any other non-null
+ * value; see queue_scripts.c). test_mapper_digest holds the two equal. */
+#define QUEUE_NULL_DIGEST "74234e98afe7498f"
+
 /* Ingest, in one atomic script: dedupe on ev->delivery (ev->id when
  * delivery is empty), run the arbiter of contact.md over ev->changed,
  * narrow ev->changed to the accepted fields, record P:seen, push the

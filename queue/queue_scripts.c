@@ -3,6 +3,7 @@
  * matching argument vectors. Keys are always passed in KEYS, never built in
  * Lua, so the scripts stay valid for a future Redis Cluster hash tag. */
 #include "queue/queue_scripts.h"
+#include "queue/queue.h"
 
 /* The arbiter of contact.md plus dedupe, fan-out and counters, as one
  * atomic step. KEYS: 1 P:seen:SOURCE:DELIVERY, 2 P:contact:ID, 3 P:stats,
@@ -14,6 +15,11 @@
  * ev->changed order (the pair's value is what P:contact stores). Answer:
  * {verdict} or {0, i...} with the 1-based positions of the accepted names.
  * Versions are canonical timestamps, so string order is time order.
+ * created_at and deleted_at are instants that are set once: a set value
+ * stands against another non-null one, whatever its version (the create
+ * echoed by Twenty carries Twenty's own createdAt, a soft delete echoed
+ * carries Twenty's own deletedAt); only null <-> set is a change of them.
+ * QUEUE_NULL_DIGEST is the digest of null, so the script knows a null. 
  * Cost (the ingest hot path, ~25 names): one HMGET for all the stored
  * values, one HSET, and no string built per name. */
 static const char accept_lua[] =
@@ -21,6 +27,8 @@ static const char accept_lua[] =
     "  redis.call('HINCRBY', KEYS[3], 'duplicate', 1)\n"
     "  return {1}\n"
     "end\n"
+    "local NULL = '" QUEUE_NULL_DIGEST "'\n"
+    "local instant = {created_at = true, deleted_at = true}\n"
     "local version, is_delete, plain = ARGV[2], ARGV[3] == '1', ARGV[6] == '1'\n"
     "local names, n = {}, 0\n"
     "for i = 7, #ARGV, 2 do\n"
@@ -37,9 +45,10 @@ static const char accept_lua[] =
     "    local take = true\n"
     "    local sp = c and string.find(c, ' ', 1, true)\n"
     "    if sp then\n"
-    "      local sv = string.sub(c, 1, sp - 1)\n"
+    "      local sv, sd = string.sub(c, 1, sp - 1), string.sub(c, sp + 1)\n"
+    "      local d = string.sub(ARGV[6 + 2 * j], #version + 2)\n"
     "      if sv > version then take = false\n"
-    "      elseif string.sub(c, sp + 1) == string.sub(ARGV[6 + 2 * j], #version + 2) then\n"
+    "      elseif sd == d or (instant[name] and sd ~= NULL and d ~= NULL) then\n"
     "        take = false; echo = true\n"
     "      elseif sv == version and not (is_delete and name == 'deleted_at') then\n"
     "        take = false\n"

@@ -281,6 +281,49 @@ static void delete_wins_tie(void **state)
     tq_close(t);
 }
 
+/* created_at and deleted_at are set once: another non-null instant with a
+ * newer version (Twenty's own clock on the echo of our create or soft
+ * delete) is an echo; null <-> set is a change. */
+static void instants_are_set_once(void **state)
+{
+    (void)state;
+    struct tq *t = tq_open();
+    char changed[128];
+    assert_int_equal(run(t,
+                         tq_event(RELAY_SOURCE_SUPABASE, RELAY_OP_UPSERT, "I", TS1, "a",
+                                  "created_at", "\"" TS1 "\"", "deleted_at", "null", NULL),
+                         NULL, 0),
+                     QUEUE_ACCEPTED);
+    /* Twenty's create echo: its own createdAt, a new twenty_id. */
+    assert_int_equal(run(t,
+                         tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, "I", TS2, "b",
+                                  "created_at", "\"" TS2 "\"", "twenty_id", "\"t-1\"", NULL),
+                         changed, sizeof(changed)),
+                     QUEUE_ACCEPTED);
+    assert_string_equal(changed, "[\"twenty_id\"]");
+    /* A delete sets deleted_at (null -> set is a change). */
+    assert_int_equal(run(t,
+                         tq_event(RELAY_SOURCE_SUPABASE, RELAY_OP_DELETE, "I", TS2, "c",
+                                  "deleted_at", "\"" TS2 "\"", NULL),
+                         NULL, 0),
+                     QUEUE_ACCEPTED);
+    /* Twenty's soft delete echo, its own deletedAt and a newer version. */
+    assert_int_equal(run(t,
+                         tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_DELETE, "I", TS3, "d",
+                                  "deleted_at", "\"" TS3 "\"", NULL),
+                         NULL, 0),
+                     QUEUE_ECHO);
+    /* A restore (set -> null) is a change again. */
+    assert_int_equal(run(t,
+                         tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, "I", TS3, "e",
+                                  "deleted_at", "null", NULL),
+                         changed, sizeof(changed)),
+                     QUEUE_ACCEPTED);
+    assert_string_equal(changed, "[\"deleted_at\"]");
+    assert_int_equal(tq_stat(t, "echo"), 1);
+    tq_close(t);
+}
+
 static void fan_out_by_mask(void **state)
 {
     (void)state;
@@ -892,6 +935,7 @@ int main(void)
         cmocka_unit_test(key_helpers),
         cmocka_unit_test(accept_new_and_duplicate),
         cmocka_unit_test(arbiter_rules),
+        cmocka_unit_test(instants_are_set_once),
         cmocka_unit_test(delete_wins_tie),
         cmocka_unit_test(fan_out_by_mask),
         cmocka_unit_test(accept_bad_input),

@@ -1,6 +1,7 @@
 /* The accept script was rewritten for speed (one HMGET, stored values
- * built in C, no cjson for plain names). Its arbiter must not change: this
- * test runs the PREVIOUS script (kept below, verbatim) and queue_accept
+ * built in C, no cjson for plain names). Its arbiter must not drift from
+ * the plain one: this test runs the PREVIOUS script (kept below, with the
+ * later set-once rule for created_at and deleted_at added) and queue_accept
  * side by side on the same random event sequences, under two key
  * prefixes, and compares every verdict, every narrowed changed list, the
  * P:contact hashes, the queued envelopes and the counters. Sequences mix
@@ -29,9 +30,12 @@ static const char old_accept_lua[] =
     "    local sp = cur and string.find(cur, ' ', 1, true)\n"
     "    if sp then\n"
     "      local sv, sd = string.sub(cur, 1, sp - 1), string.sub(cur, sp + 1)\n"
+    "      local instant = name == 'created_at' or name == 'deleted_at'\n"
     "      if sv > version then take = false\n"
     "      elseif sd == digest then take = false; echo = true\n"
-
+    "      elseif instant and sd ~= '" QUEUE_NULL_DIGEST "' and digest ~= '" QUEUE_NULL_DIGEST
+    "' then\n"
+    "        take = false; echo = true\n"
     "      elseif sv == version and not (is_delete and name == 'deleted_at') then\n"
     "        take = false\n"
     "      end\n"
@@ -136,8 +140,8 @@ static int old_accept(struct tq *t, const char *prefix, const struct relay_event
 static const char *const versions[] = {"2025-01-01T00:00:00.000000Z",
                                        "2025-01-01T00:00:01.000000Z",
                                        "2025-01-02T00:00:00.000000Z"};
-static const char *const names[] = {"job_title", "nickname", "deleted_at", "updated_at", "x-y",
-                                    "a/b"};
+static const char *const names[] = {"job_title", "nickname", "deleted_at", "updated_at",
+                                    "created_at", "x-y", "a/b"};
 
 static unsigned long rng = 7;
 
@@ -161,12 +165,16 @@ static struct relay_event *random_event(int seq, bool plain_only, char digests[]
     snprintf(ev->received_at, sizeof(ev->received_at), "%s", ev->version);
     snprintf(ev->delivery, sizeof(ev->delivery), "d%u", rnd(4) == 0 ? rnd(8) : 100u + (unsigned)seq);
     relay_event_set_id(ev);
-    size_t count = ev->op == RELAY_OP_DELETE ? 1 : rnd(plain_only ? 5 : 7);
+    size_t count = ev->op == RELAY_OP_DELETE ? 1 : rnd(plain_only ? 6 : 8);
     for (size_t i = 0; i < count; i++) {
-        const char *name = ev->op == RELAY_OP_DELETE ? "deleted_at" : names[rnd(plain_only ? 4 : 6)];
+        const char *name = ev->op == RELAY_OP_DELETE ? "deleted_at" : names[rnd(plain_only ? 5 : 7)];
         json_object_set_new(ev->fields, name, json_string(ev->version));
         json_array_append_new(ev->changed, json_string(name));
-        snprintf(digests[i], 17, "%015x%u", 0u, rnd(2));
+        if (rnd(3) == 0) {
+            snprintf(digests[i], 17, "%s", QUEUE_NULL_DIGEST);
+        } else {
+            snprintf(digests[i], 17, "%015x%u", 0u, rnd(2));
+        }
     }
     return ev;
 }
