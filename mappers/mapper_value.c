@@ -4,28 +4,9 @@
  * Types are never coerced (contact.md, Values): text given a number, a
  * number given "0.5", a non-string in a text[] are errors of the field. */
 #include "mappers/mapper_internal.h"
+#include "mappers/transform_internal.h"
 
 #include <string.h>
-
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "text";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    default:
-        return "null";
-    }
-}
 
 static bool is_text_array(const json_t *v)
 {
@@ -79,7 +60,7 @@ static json_t *check_type(enum mapping_type type, json_t *v, struct relay_error 
     }
     if (!ok) {
         relay_error_set(err, RELAY_EINVAL, "expected %s, got %s", expected[type],
-                        json_type_name(v));
+                        transform_type_name(v));
         json_decref(v);
         return NULL;
     }
