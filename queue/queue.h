@@ -97,10 +97,9 @@ int queue_ack(struct queue *q, const char *sink, const char *consumer,
  * the elements back: when P:inflight:SINK:CONSUMER holds exactly count
  * elements (everything the consumer took and has not settled), deletes it
  * and counts them as delivered:SINK; *done = 1. Otherwise changes nothing
- * and *done = 0: the caller then acknowledges with queue_ack. (Added by
- * the workers, queue_ack_all.c.) */
-int queue_ack_all(struct queue *q, const char *sink, const char *consumer, size_t count,
-                  int *done, struct relay_error *err) RELAY_MUST_CHECK;
+ * and *done = 0: the caller then acknowledges with queue_ack. */
+int queue_ack_all(struct queue *q, const char *sink, const char *consumer, size_t count, int *done,
+                  struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Atomically replaces item (in flight) by updated (the re-encoded event
  * with attempts/error) in P:retry:SINK with score due_ms, counting

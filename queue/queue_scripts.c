@@ -19,7 +19,7 @@
  * stands against another non-null one, whatever its version (the create
  * echoed by Twenty carries Twenty's own createdAt, a soft delete echoed
  * carries Twenty's own deletedAt); only null <-> set is a change of them.
- * QUEUE_NULL_DIGEST is the digest of null, so the script knows a null. 
+ * QUEUE_NULL_DIGEST is the digest of null, so the script knows a null.
  * Cost (the ingest hot path, ~25 names): one HMGET for all the stored
  * values, one HSET, and no string built per name. */
 static const char accept_lua[] =
@@ -120,6 +120,15 @@ static const char ack_lua[] =
     "if done > 0 then redis.call('HINCRBY', KEYS[2], ARGV[1], done) end\n"
     "return done\n";
 
+/* KEYS: 1 inflight, 2 P:stats. ARGV: 1 counter (delivered:SINK), 2 count.
+ * Answer: 1 deleted, 0 the list does not hold exactly count elements
+ * (then nothing changed and the caller acknowledges with ack). */
+static const char ack_all_lua[] =
+    "if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])\n"
+    "return 1\n";
+
 /* KEYS: 1 inflight, 2 P:retry:SINK, 3 P:stats. ARGV: 1 raw, 2 updated,
  * 3 due (Unix ms), 4 counter (retried:SINK). Answer: 1 moved, 0 not in flight. */
 static const char retry_lua[] =
@@ -182,11 +191,12 @@ static const char replay_lua[] =
     "return 1\n";
 
 static const char *const sources[QUEUE_SCRIPT_COUNT] = {
-    accept_lua, take_lua, ack_lua, retry_lua, dead_lua, promote_lua, recover_lua, replay_lua,
+    accept_lua, take_lua,    ack_lua,     ack_all_lua, retry_lua,
+    dead_lua,   promote_lua, recover_lua, replay_lua,
 };
 
 static const char *const names[QUEUE_SCRIPT_COUNT] = {
-    "accept", "take", "ack", "retry", "dead", "promote", "recover", "replay",
+    "accept", "take", "ack", "ack_all", "retry", "dead", "promote", "recover", "replay",
 };
 
 const char *queue_script_source(enum queue_script s)
