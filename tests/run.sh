@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds syncrelay twice (warnings as errors, then
 # ASan+UBSan), and runs every test against a real redis-server and
-# PostgreSQL on loopback. No test skips for a missing server: this script
-# installs them. Usage: tests/run.sh [ctest args...]
+# PostgreSQL on loopback; in between runs every libFuzzer target for
+# SYNCRELAY_FUZZ_SECONDS (60 when CI=true); then builds the tests labelled
+# tsan (the unit tests of queue/ and workers/) under ThreadSanitizer and
+# runs them. No test skips for a missing server: this script installs them.
+# SYNCRELAY_SKIP_SANITIZE=1 skips the ASan+UBSan and TSan stages.
+# Usage: tests/run.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/packages.sh
@@ -27,8 +31,27 @@ run_suite() { # run_suite DIR
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build "$@"
 
+# libFuzzer: every target of tests/fuzz for SYNCRELAY_FUZZ_SECONDS each
+# (two at a time, clang build in build-fuzz). Default 60 in CI, 0 (skip)
+# locally; the saved crashers and corpora are replayed by CTest anyway.
+FUZZ_SECONDS=${SYNCRELAY_FUZZ_SECONDS:-0}
+[ "${CI:-}" = true ] && FUZZ_SECONDS=${SYNCRELAY_FUZZ_SECONDS:-60}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    JOBS=$JOBS tests/fuzz/run-fuzzers.sh "$FUZZ_SECONDS"
+fi
+
 if [ -z "${SYNCRELAY_SKIP_SANITIZE:-}" ]; then
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAY_SANITIZE=address,undefined
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_suite build-asan "$@"
+
+    # ThreadSanitizer cannot share a build with ASan. build-tsan builds only
+    # the targets of the tests labelled tsan (each test is named after its
+    # target), to keep CI time down.
+    cmake -S . -B build-tsan -DRELAY_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+        -DRELAY_SANITIZE=thread >/dev/null
+    mapfile -t tsan_tests < <(cd build-tsan && ctest -N -L tsan | sed -n 's/^ *Test *#[0-9]*: //p')
+    [ "${#tsan_tests[@]}" -gt 0 ] || { echo "no tests labelled tsan" >&2; exit 1; }
+    cmake --build build-tsan -j"$JOBS" --target "${tsan_tests[@]}"
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_suite build-tsan -L tsan "$@"
 fi

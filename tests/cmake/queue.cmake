@@ -7,7 +7,7 @@ foreach(t test_queue test_queue_admin)
     relay_unit_test(${t} ${CMAKE_SOURCE_DIR}/tests/unit/${t}.c relay_queue)
     set_target_properties(${t} PROPERTIES
         CROSSCOMPILING_EMULATOR "bash;${CMAKE_SOURCE_DIR}/tests/with-redis.sh")
-    set_tests_properties(${t} PROPERTIES TIMEOUT 120)
+    set_tests_properties(${t} PROPERTIES TIMEOUT 120 LABELS "unit;tsan")
 endforeach()
 
 # Throughput benchmark, run by hand (no timed tests in CTest):
