@@ -84,8 +84,27 @@ CREATE TRIGGER syncrelay_stamp_versions
     BEFORE UPDATE ON contacts
     FOR EACH ROW EXECUTE FUNCTION syncrelay_stamp_versions();
 
--- The Supabase webhook that tells syncrelay about changes is created in the
--- Supabase dashboard (Database -> Webhooks: table contacts, INSERT/UPDATE/
--- DELETE, POST https://<syncrelay>/webhooks/supabase with the shared secret
--- header); see the README. It is not part of this file so that the file also
--- runs on plain PostgreSQL, which has no supabase_functions schema.
+-- A row inserted without a contact_id is a contact first seen in Supabase:
+-- its contact_id is its own id (contact.md, Identity), the same value
+-- syncrelay derives from the webhook of the insert.
+CREATE OR REPLACE FUNCTION syncrelay_default_contact_id() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.contact_id IS NULL OR NEW.contact_id = '' THEN
+        NEW.contact_id := NEW.id::text;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS syncrelay_default_contact_id ON contacts;
+CREATE TRIGGER syncrelay_default_contact_id
+    BEFORE INSERT ON contacts
+    FOR EACH ROW EXECUTE FUNCTION syncrelay_default_contact_id();
+
+-- The Supabase webhook that tells syncrelay about changes (INSERT, UPDATE
+-- and DELETE on contacts, POSTed to https://<syncrelay>/v1/webhooks/supabase
+-- with the shared secret header) is deploy/sql/supabase_webhook.sql, or one
+-- made in the Supabase dashboard; see the README. It is not part of this
+-- file so that the file also runs on plain PostgreSQL, which has no
+-- supabase_functions schema.

@@ -7,7 +7,7 @@
 
 #include <libpq-fe.h>
 
-extern const char pgsql_schema_sql[];
+extern const char *const pgsql_schema_sql;
 
 /* Connects to url (libpq URI or conninfo) with syncrelay's defaults
  * (application_name, connect_timeout) under the URL's own settings.

@@ -4,7 +4,7 @@
 
 #include "relay/error.h"
 
-extern const char sqlite_schema_sql[];
+extern const char *const sqlite_schema_sql;
 
 /* Opens (creating) the file at path, sets WAL and applies the schema.
  * Idempotent. 0, or -1 with err. */

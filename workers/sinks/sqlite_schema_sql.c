@@ -1,49 +1,7 @@
-/* The compiled-in copy of deploy/sql/sqlite.sql, applied by the SQLite sink at open and by syncrelay migrate.
- * Generated from deploy/sql/sqlite.sql (a unit test checks they stay equal):
- * edit the .sql file, then regenerate this one. */
+/* deploy/sql/sqlite.sql as applied by the SQLite sink at open and by
+ * syncrelay migrate: compiled in at build time (relay_embed), so it is
+ * always the shipped file. */
 #include "workers/sinks/sqlite_schema.h"
+#include "workers/sinks/sqlite_sql_embed.h" /* generated: sqlite_sql_embed[] */
 
-const char sqlite_schema_sql[] =
-    "-- syncrelay: the local SQLite copy (shared/spec/contact.md, sinks.md).\n"
-    "-- Idempotent; the SQLite sink also runs it when it opens the file.\n"
-    "-- JSON is TEXT, timestamps are canonical text (YYYY-MM-DDTHH:MM:SS.ffffffZ),\n"
-    "-- so string order is time order. STRICT: a value of the wrong type is an\n"
-    "-- error, not silently stored.\n"
-    "\n"
-    "CREATE TABLE IF NOT EXISTS contacts (\n"
-    "    contact_id TEXT PRIMARY KEY NOT NULL,\n"
-    "    twenty_id TEXT,\n"
-    "    supabase_id TEXT,\n"
-    "    full_name TEXT,\n"
-    "    display_name TEXT,\n"
-    "    name_prefix TEXT,\n"
-    "    first_name TEXT,\n"
-    "    middle_name TEXT,\n"
-    "    last_name TEXT,\n"
-    "    name_suffix TEXT,\n"
-    "    nickname TEXT,\n"
-    "    phonetic_name TEXT,\n"
-    "    company TEXT,\n"
-    "    job_title TEXT,\n"
-    "    department TEXT,\n"
-    "    relationship_type TEXT,\n"
-    "    relationship_strength REAL,\n"
-    "    social_network TEXT,\n"
-    "    tags TEXT,\n"
-    "    created_at TEXT,\n"
-    "    updated_at TEXT,\n"
-    "    deleted_at TEXT,\n"
-    "    llm_summary TEXT,\n"
-    "    llm_context TEXT,\n"
-    "    ai_insights TEXT,\n"
-    "    communication_stats TEXT,\n"
-    "    llm_updated_at TEXT,\n"
-    "    sync_metadata TEXT NOT NULL DEFAULT '{}',\n"
-    "    emails TEXT,\n"
-    "    phones TEXT,\n"
-    "    extra TEXT NOT NULL DEFAULT '{}'\n"
-    ") STRICT;\n"
-    "\n"
-    "CREATE INDEX IF NOT EXISTS contacts_twenty_id_idx ON contacts (twenty_id);\n"
-    "CREATE INDEX IF NOT EXISTS contacts_supabase_id_idx ON contacts (supabase_id);\n"
-    ;
+const char *const sqlite_schema_sql = (const char *)sqlite_sql_embed;
