@@ -33,6 +33,11 @@ static const struct command commands[] = {
     {NULL, NULL, NULL},
 };
 
+bool cli_is_help(int argc, char **argv)
+{
+    return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: syncrelay [--config FILE] COMMAND [ARGS]\n\ncommands:\n");

@@ -7,6 +7,8 @@
 
 #include "queue/queue.h"
 
+#include <stdbool.h>
+
 struct relay_config;
 struct mapping;
 
@@ -15,6 +17,10 @@ struct cli_ctx {
     const struct mapping *mapping;
     const char *config_path; /* NULL when running on defaults */
 };
+
+/* True when a command's first argument asks for its usage (--help, -h):
+ * the command prints it on stdout and exits 0. */
+bool cli_is_help(int argc, char **argv);
 
 int cmd_check_config(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_transform(const struct cli_ctx *ctx, int argc, char **argv);

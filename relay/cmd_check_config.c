@@ -5,14 +5,15 @@
 #include "relay/cli.h"
 #include "relay/config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cmd_check_config(const struct cli_ctx *ctx, int argc, char **argv)
 {
-    (void)argv;
     if (argc > 1) {
-        fprintf(stderr, "usage: syncrelay [--config FILE] check-config\n");
-        return 2;
+        bool help = cli_is_help(argc, argv);
+        fprintf(help ? stdout : stderr, "usage: syncrelay [--config FILE] check-config\n");
+        return help ? 0 : 2;
     }
     struct relay_buf out;
     relay_buf_init(&out);

@@ -131,6 +131,10 @@ static int run_dead(struct queue *q, const char *verb, const struct cmd_dead_opt
 int cmd_dead(const struct cli_ctx *ctx, int argc, char **argv)
 {
     struct cmd_dead_opts o = {0};
+    if (cli_is_help(argc, argv)) {
+        fputs(dead_usage, stdout);
+        return 0;
+    }
     const char *verb = argc > 1 ? argv[1] : "";
     int known = strcmp(verb, "ls") == 0 || strcmp(verb, "show") == 0 || strcmp(verb, "purge") == 0;
     o.allow_positional_id = strcmp(verb, "show") == 0;

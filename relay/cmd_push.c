@@ -261,7 +261,7 @@ int cmd_push(const struct cli_ctx *ctx, int argc, char **argv)
 {
     struct push_args a;
     memset(&a, 0, sizeof(a));
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    if (cli_is_help(argc, argv)) {
         push_usage(stdout);
         return 0;
     }

@@ -11,10 +11,16 @@
 
 int cmd_replay(const struct cli_ctx *ctx, int argc, char **argv)
 {
+    static const char usage[] =
+        "usage: syncrelay replay [--sink S] [--id ID] [--source S] [--contact C]\n"
+        "         [--error CODE] [--since TS] [--until TS] [--dry-run]\n";
     struct cmd_dead_opts o = {0};
+    if (cli_is_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     if (cmd_dead_parse(argc, argv, 1, &o) != 0 || o.all) {
-        fprintf(stderr, "usage: syncrelay replay [--sink S] [--id ID] [--source S] [--contact C]\n"
-                        "         [--error CODE] [--since TS] [--until TS] [--dry-run]\n");
+        fputs(usage, stderr);
         return 2;
     }
     struct queue *q = cmd_queue_open(ctx);

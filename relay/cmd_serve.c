@@ -71,8 +71,15 @@ static int wait_for_stop(const sigset_t *set)
 
 int cmd_serve(const struct cli_ctx *ctx, int argc, char **argv)
 {
+    static const char usage[] = "usage: syncrelay [--config FILE] serve "
+                                "[--role receiver|workers|all]\n";
     unsigned roles = 0;
+    if (cli_is_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     if (parse_role(argc, argv, &roles) != 0) {
+        fputs(usage, stderr);
         return 2;
     }
     const struct relay_config *conf = ctx->conf;

@@ -1,6 +1,6 @@
 /* `syncrelay status [--json]`: per sink the queue depths (queued, in
  * flight, retrying, dead, age of the oldest queued event) and every
- * P:stats counter: the same numbers redis-cli shows (readme-queue.md).
+ * P:stats counter: the same numbers redis-cli shows (README: The queue in Redis).
  * Exit: 0 ok, 1 Redis unreachable, 2 usage. Also home of cmd_queue_open,
  * which the dead-letter commands share. */
 #include "queue/queue.h"
@@ -82,6 +82,10 @@ static void print_text(json_t *all)
 int cmd_status(const struct cli_ctx *ctx, int argc, char **argv)
 {
     int as_json = 0;
+    if (cli_is_help(argc, argv)) {
+        printf("usage: syncrelay status [--json]\n");
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;

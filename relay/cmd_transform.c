@@ -25,11 +25,16 @@ struct transform_opts {
     const char *file; /* NULL: stdin */
 };
 
+static int usage_to(FILE *out, int status)
+{
+    fprintf(out, "usage: syncrelay transform --from twenty|supabase|canonical "
+                 "--to canonical|postgres|sqlite|bigquery|twenty [--strict] [FILE]\n");
+    return status;
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: syncrelay transform --from twenty|supabase|canonical "
-                    "--to canonical|postgres|sqlite|bigquery|twenty [--strict] [FILE]\n");
-    return 2;
+    return usage_to(stderr, 2);
 }
 
 static int parse_args(int argc, char **argv, struct transform_opts *o)
@@ -291,6 +296,9 @@ int cmd_transform(const struct cli_ctx *ctx, int argc, char **argv)
 {
     struct transform_opts o = {0};
     struct relay_buf in;
+    if (cli_is_help(argc, argv)) {
+        return usage_to(stdout, 0);
+    }
     int status = parse_args(argc, argv, &o);
     if (status != 0) {
         return status;

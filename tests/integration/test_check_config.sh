@@ -114,4 +114,17 @@ EXAMPLE=$(sed 1d out.txt)
 run check-config
 assert_eq "$(sed 1d out.txt)" "$EXAMPLE" "example equals defaults"
 
+# Every command prints its usage on stdout for --help and -h and exits 0
+# (needs no server); an unknown argument is a usage error on stderr, exit 2.
+for cmd in check-config transform serve migrate push verify status dead replay; do
+    for flag in --help -h; do
+        run "$cmd" "$flag"
+        assert_eq 0 "$STATUS" "$cmd $flag exit status"
+        grep -q "^usage: syncrelay" out.txt || fail "$cmd $flag: no usage on stdout: $OUT"
+    done
+    run "$cmd" --no-such-option
+    assert_eq 2 "$STATUS" "$cmd --no-such-option exit status"
+    grep -q "usage" err.txt || fail "$cmd --no-such-option: no usage on stderr: $ERR"
+done
+
 echo "ok: check-config scenario"
