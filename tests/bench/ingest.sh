@@ -9,7 +9,7 @@
 # RSS. Targets on a 2-core machine: >= 15000/s, p99 < 10 ms, < 64 MB.
 #
 # Usage: tests/bench/ingest.sh [BINARY]   (default: build/syncrelay, or
-# $SYNCRELAY_BIN). DURATION, CONNECTIONS, THREADS override the defaults.
+# $SYNCRELAY_BIN). DURATION, CONNECTIONS, HTTP_THREADS (the relay's http.threads) override the defaults.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"

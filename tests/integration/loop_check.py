@@ -368,7 +368,7 @@ def agree(j, cur, cid, deleted=False, pg_absent=False, expect=None):
                     diffs.append("deleted_at: %s=%r %s=%r" % (ref_sys, ref[f], s, c[f]))
                 continue
             if s == "twenty" and deleted:
-                continue  # Twenty does not update soft-deleted people (readme-twenty.md)
+                continue  # Twenty does not update soft-deleted people (README: Differences from the spec)
             if c[f] != ref[f]:
                 diffs.append("%s: %s=%r %s=%r" % (f, ref_sys, ref[f], s, c[f]))
         j.ok(not diffs, "%s agrees with %s on %s" % (s, ref_sys, cid), "; ".join(diffs))

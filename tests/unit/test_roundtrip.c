@@ -8,7 +8,7 @@
  *
  * This is the mapper's JSON contract. Where a real system stores less than
  * its JSON form carries, the value cannot round-trip through that system
- * and the generator does not pretend it can (see readme-mapping.md):
+ * and the generator does not pretend it can (README: Differences from the spec):
  * PostgreSQL text cannot hold U+0000 (so no NUL is generated); Twenty keeps
  * timestamps to the millisecond and may turn a null text into ""; SQLite
  * REAL reads an integer back as a real. RELAY_ROUNDTRIP_SEED and
