@@ -71,9 +71,11 @@ LOCK_PID=$!
 LIB_PIDS+=("$LOCK_PID")
 exec 7>"$TEST_TMP/lock.fifo"
 echo "BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&7
-wait_for test "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-    WHERE c.relname = 'contacts' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ||
-    fail "could not lock contacts"
+locked() { # polled: the lock is taken asynchronously through the fifo
+    [ "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE c.relname = 'contacts' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+wait_for locked || fail "could not lock contacts"
 
 $LOAD 100 60 "$ANSWERS" "$A" "$B"
 assert_eq 64 "$(accepted)" "accepted before the kill"
@@ -86,7 +88,8 @@ inflight_a() {
     done
     echo "$n"
 }
-wait_for test "$(inflight_a)" -gt 0 || fail "A never held events in flight"
+a_holds_events() { [ "$(inflight_a)" -gt 0 ]; } # polled, not evaluated once
+wait_for a_holds_events || fail "A never held events in flight"
 STRANDED=$(inflight_a)
 kill -KILL "$PID_A"
 wait "$PID_A" 2>/dev/null
