@@ -38,6 +38,18 @@ bool cli_is_help(int argc, char **argv)
     return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
 }
 
+const char *cli_option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t len = strlen(name);
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
+        return argv[++*i];
+    }
+    if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
+        return argv[*i] + len + 1;
+    }
+    return NULL;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: syncrelay [--config FILE] COMMAND [ARGS]\n\ncommands:\n");

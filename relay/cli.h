@@ -22,6 +22,10 @@ struct cli_ctx {
  * the command prints it on stdout and exits 0. */
 bool cli_is_help(int argc, char **argv);
 
+/* Reads "--name VALUE" or "--name=VALUE" at argv[*i] (advancing *i past a
+ * separate value); NULL when argv[*i] is not that option. */
+const char *cli_option_value(int argc, char **argv, int *i, const char *name);
+
 int cmd_check_config(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_transform(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_serve(const struct cli_ctx *ctx, int argc, char **argv);

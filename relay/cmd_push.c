@@ -55,18 +55,6 @@ static void push_usage(FILE *out)
                  "         [--restart] [--verify [--verify-timeout S]] [--quiet]\n");
 }
 
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t len = strlen(name);
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
-        return argv[++*i];
-    }
-    if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
-        return argv[*i] + len + 1;
-    }
-    return NULL;
-}
-
 static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *out)
 {
     char *end = NULL;
@@ -83,22 +71,22 @@ static int parse_valued(int argc, char **argv, int *i, struct push_args *a)
 {
     const char *v;
     struct relay_error err = {0};
-    if ((v = option_value(argc, argv, i, "--source")) != NULL) {
+    if ((v = cli_option_value(argc, argv, i, "--source")) != NULL) {
         a->source_name = v;
-    } else if ((v = option_value(argc, argv, i, "--contact-id")) != NULL) {
+    } else if ((v = cli_option_value(argc, argv, i, "--contact-id")) != NULL) {
         a->opts.contact_id = v;
-    } else if ((v = option_value(argc, argv, i, "--since")) != NULL) {
+    } else if ((v = cli_option_value(argc, argv, i, "--since")) != NULL) {
         if (transform_timestamp_normalize(v, a->since, &err) != 0) {
             fprintf(stderr, "push: --since %s: %s\n", v, err.msg);
             return -1;
         }
         a->opts.since = a->since;
-    } else if ((v = option_value(argc, argv, i, "--page-size")) != NULL) {
+    } else if ((v = cli_option_value(argc, argv, i, "--page-size")) != NULL) {
         if (parse_unsigned(v, 1, BACKFILL_PAGE_MAX, &a->opts.page_size) != 0) {
             fprintf(stderr, "push: --page-size must be 1..%u\n", BACKFILL_PAGE_MAX);
             return -1;
         }
-    } else if ((v = option_value(argc, argv, i, "--verify-timeout")) != NULL) {
+    } else if ((v = cli_option_value(argc, argv, i, "--verify-timeout")) != NULL) {
         if (parse_unsigned(v, 1, 86400, &a->verify_timeout_s) != 0) {
             fprintf(stderr, "push: --verify-timeout must be 1..86400 seconds\n");
             return -1;

@@ -25,12 +25,8 @@ static int parse_role(int argc, char **argv, unsigned *roles)
 {
     *roles = ROLE_RECEIVER | ROLE_WORKERS;
     for (int i = 1; i < argc; i++) {
-        const char *value = NULL;
-        if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
-            value = argv[++i];
-        } else if (strncmp(argv[i], "--role=", 7) == 0) {
-            value = argv[i] + 7;
-        } else {
+        const char *value = cli_option_value(argc, argv, &i, "--role");
+        if (value == NULL) {
             fprintf(stderr, "serve: unknown argument %s\n", argv[i]);
             return -1;
         }

@@ -14,26 +14,13 @@ static void verify_usage(FILE *out)
     fprintf(out, "usage: syncrelay verify (--contact-id ID | --all) [--json]\n");
 }
 
-/* Reads "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when not it. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t len = strlen(name);
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
-        return argv[++*i];
-    }
-    if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
-        return argv[*i] + len + 1;
-    }
-    return NULL;
-}
-
 int cmd_verify(const struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *contact_id = NULL;
     bool is_all = false;
     bool is_json = false;
     for (int i = 1; i < argc; i++) {
-        const char *v = option_value(argc, argv, &i, "--contact-id");
+        const char *v = cli_option_value(argc, argv, &i, "--contact-id");
         if (v != NULL) {
             contact_id = v;
         } else if (strcmp(argv[i], "--all") == 0) {
