@@ -221,6 +221,26 @@ redisReply *queue_conn_run(struct queue *q, struct relay_error *err)
     return run_from(q, 3, what, err);
 }
 
+redisReply *queue_run_key(struct queue *q, const char *cmd, const char *key,
+                          struct relay_error *err)
+{
+    queue_args_reset(q);
+    if ((queue_args_adds(q, cmd, err) | (key != NULL ? queue_args_adds(q, key, err) : 0)) != 0) {
+        return NULL;
+    }
+    return queue_conn_run(q, err);
+}
+
+int queue_run_key_done(struct queue *q, const char *cmd, const char *key, struct relay_error *err)
+{
+    redisReply *r = queue_run_key(q, cmd, key, err);
+    if (r == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
 redisReply *queue_conn_run_blocking(struct queue *q, unsigned extra_ms, struct relay_error *err)
 {
     if (queue_conn_ensure(q, err) != 0) {

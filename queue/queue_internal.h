@@ -67,6 +67,12 @@ int queue_conn_ensure(struct queue *q, struct relay_error *err);
  * call) or Redis answered an error reply. */
 redisReply *queue_conn_run(struct queue *q, struct relay_error *err);
 
+/* The one-key commands ("CMD key", or "CMD" when key is NULL), run as
+ * queue_conn_run; _done frees the reply: 0, or -1 with err. */
+redisReply *queue_run_key(struct queue *q, const char *cmd, const char *key,
+                          struct relay_error *err);
+int queue_run_key_done(struct queue *q, const char *cmd, const char *key, struct relay_error *err);
+
 /* Runs script s with EVALSHA; the scratch vector holds KEYS then ARGV
  * (nkeys of them are keys). Reloads the script on NOSCRIPT. Same result
  * as queue_conn_run. */

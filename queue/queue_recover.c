@@ -37,16 +37,7 @@ int queue_heartbeat_clear(struct queue *q, const char *consumer, struct relay_er
     if (queue_key(key, sizeof(key), q->prefix, "consumer", consumer, NULL, err) != 0) {
         return -1;
     }
-    queue_args_reset(q);
-    if ((queue_args_adds(q, "DEL", err) | queue_args_adds(q, key, err)) != 0) {
-        return -1;
-    }
-    redisReply *r = queue_conn_run(q, err);
-    if (r == NULL) {
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
+    return queue_run_key_done(q, "DEL", key, err);
 }
 
 /* Runs the recover script for one in-flight key; adds to *moved. */
@@ -175,9 +166,10 @@ int64_t queue_ts_to_ms(const char *ts, size_t len)
 }
 
 /* Runs the command in the scratch vector; *out = its integer answer. */
-static int run_integer(struct queue *q, long long *out, struct relay_error *err)
+/* *out = the integer answer r (0 for any other answer), freeing r; -1
+ * when the command failed (r NULL, err set by the run). */
+static int take_integer(redisReply *r, long long *out)
 {
-    redisReply *r = queue_conn_run(q, err);
     if (r == NULL) {
         return -1;
     }
@@ -189,11 +181,7 @@ static int run_integer(struct queue *q, long long *out, struct relay_error *err)
 static int count_key(struct queue *q, const char *cmd, const char *key, long long *out,
                      struct relay_error *err)
 {
-    queue_args_reset(q);
-    if ((queue_args_adds(q, cmd, err) | queue_args_adds(q, key, err)) != 0) {
-        return -1;
-    }
-    return run_integer(q, out, err);
+    return take_integer(queue_run_key(q, cmd, key, err), out);
 }
 
 static int inflight_visit(struct queue *q, const char *key, size_t len, void *ctx,
@@ -202,7 +190,7 @@ static int inflight_visit(struct queue *q, const char *key, size_t len, void *ct
     long long n = 0;
     queue_args_reset(q);
     if ((queue_args_adds(q, "LLEN", err) | queue_args_add(q, key, len, err)) != 0 ||
-        run_integer(q, &n, err) != 0) {
+        take_integer(queue_conn_run(q, err), &n) != 0) {
         return -1;
     }
     *(long long *)ctx += n;
@@ -268,11 +256,7 @@ int queue_stats(struct queue *q, json_t **out, struct relay_error *err)
     if (queue_key(key, sizeof(key), q->prefix, "stats", NULL, NULL, err) != 0) {
         return -1;
     }
-    queue_args_reset(q);
-    if ((queue_args_adds(q, "HGETALL", err) | queue_args_adds(q, key, err)) != 0) {
-        return -1;
-    }
-    redisReply *r = queue_conn_run(q, err);
+    redisReply *r = queue_run_key(q, "HGETALL", key, err);
     if (r == NULL) {
         return -1;
     }

@@ -77,16 +77,7 @@ void queue_close(struct queue *q)
 
 int queue_ping(struct queue *q, struct relay_error *err)
 {
-    queue_args_reset(q);
-    if (queue_args_adds(q, "PING", err) != 0) {
-        return -1;
-    }
-    redisReply *r = queue_conn_run(q, err);
-    if (r == NULL) {
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
+    return queue_run_key_done(q, "PING", NULL, err);
 }
 
 void queue_batch_init(struct queue_batch *b)
