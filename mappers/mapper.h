@@ -64,8 +64,11 @@ int mapper_system_parse(const char *name);              /* -1 when unknown */
 
 /* Turns a Twenty or Supabase webhook body (raw bytes) into a canonical event:
  * op, contact_id, record_id, version, fields, changed, extra, id, delivery,
- * received_at. Fields that cannot be mapped are quarantined (ev->quarantined
- * names them with the reason; raw values kept in extra.<source>). Returns
+ * received_at. A record without contact_id gets its own id as contact_id
+ * and is_contact_id_derived set: the caller resolves it through P:xref
+ * (mappers do not reach Redis). Fields that cannot be mapped are
+ * quarantined (ev->quarantined names them with the reason; raw values kept
+ * in extra.<source>). Returns
  * MAPPER_EVENT, MAPPER_IGNORED, or -1 with err (RELAY_EINVAL: not JSON, not
  * the source's shape, no record id; the message names what is wrong). */
 int mapper_decode_webhook(const struct mapping *m, enum relay_source source, const char *body,

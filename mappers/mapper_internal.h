@@ -118,8 +118,9 @@ int mapper_decode_supabase(const struct mapping *m, const json_t *body, struct r
 /* Sets ev->version from a source timestamp value; -1 + err naming what. */
 int mapper_event_version(struct relay_event *ev, const json_t *value, const char *what,
                          struct relay_error *err);
-/* contact_id from fields.contact_id (non-empty string), else record_id;
- * copies record_id. -1 (ENOMEM). */
+/* contact_id from fields.contact_id (non-empty string), else record_id
+ * with is_contact_id_derived set (the caller looks up P:xref); copies
+ * record_id. -1 (ENOMEM). */
 int mapper_event_ids(struct relay_event *ev, const char *record_id, struct relay_error *err);
 /* Appends name to ev->changed unless it is there, absent from fields,
  * syncrelay-owned, or a null identity. */

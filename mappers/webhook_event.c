@@ -31,7 +31,8 @@ int mapper_event_version(struct relay_event *ev, const json_t *value, const char
 int mapper_event_ids(struct relay_event *ev, const char *record_id, struct relay_error *err)
 {
     const char *contact = json_string_value(json_object_get(ev->fields, "contact_id"));
-    if (contact == NULL || contact[0] == '\0') {
+    ev->is_contact_id_derived = contact == NULL || contact[0] == '\0';
+    if (ev->is_contact_id_derived) {
         contact = record_id; /* first seen here: the source's id (until xref lookup) */
     }
     ev->record_id = relay_strdup(record_id);

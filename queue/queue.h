@@ -52,17 +52,34 @@ enum queue_verdict {
 /* Ingest, in one atomic script: dedupe on ev->delivery (ev->id when
  * delivery is empty), run the arbiter of contact.md over ev->changed,
  * narrow ev->changed to the accepted fields, record P:seen, push the
- * encoded event onto P:q:SINK for every sink in route_mask, count in
- * P:stats. queue/ does not link the mappers, so the CALLER computes the
- * digests: digests[i] is mapper_value_digest(fields[changed[i]]) for every
+ * encoded event onto P:q:SINK for every sink in route_mask, link the
+ * record ids of its fields to ev->contact_id (P:xref, see
+ * queue_xref_resolve), count in P:stats. queue/ does not link the
+ * mappers, so the CALLER computes the digests: digests[i] is
+ * mapper_value_digest(fields[changed[i]]) for every
  * i < json_array_size(ev->changed) (16 hex characters; updated_at too).
  * digests is borrowed. ev->changed is rewritten in place (only when the
  * verdict is QUEUE_ACCEPTED). Returns 0 with *verdict and *queued_mask set
  * (mask 0 unless accepted), or -1 (RELAY_EIO: Redis unreachable or slow,
- * nothing was written; RELAY_EINVAL: no contact_id or a bad digest). */
+ * nothing was written; RELAY_EINVAL: no contact_id, a bad digest, or an
+ * id too long for a key). */
 int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
                  unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
                  struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Identity links (contact.md, Identity; queue_xref.c). An event that
+ * queue_accept accepts links the ids its fields carry (twenty_id,
+ * supabase_id: non-empty strings) to ev->contact_id, in the same script:
+ * P:xref:twenty:ID and P:xref:supabase:ID. For an event whose record came
+ * without contact_id (ev->is_contact_id_derived), queue_xref_resolve GETs
+ * P:xref:SOURCE:RECORD_ID and, when it names another contact, replaces
+ * ev->contact_id (and fields.contact_id when present) with it; ev->id and
+ * ev->delivery do not depend on contact_id and stay. Any other event
+ * returns 0 at once, without a round trip. Call it before computing the
+ * digests for queue_accept. 0 (linked or not), or -1 (RELAY_EIO: Redis
+ * unreachable or slow; RELAY_ENOMEM). */
+int queue_xref_resolve(struct queue *q, struct relay_event *ev,
+                       struct relay_error *err) RELAY_MUST_CHECK;
 
 /* One taken element: the raw bytes exactly as stored (needed to settle it). */
 struct queue_item {

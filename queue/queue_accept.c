@@ -1,5 +1,6 @@
-/* queue_accept: dedupe, arbiter, fan-out and counters in ONE atomic script
- * (the accept script in queue_scripts.c), in one round trip.
+/* queue_accept: dedupe, arbiter, identity links, fan-out and counters in
+ * ONE atomic script (the accept script in queue_scripts.c), in one round
+ * trip.
  *
  * DESIGN: the queued event must carry changed = the accepted fields only,
  * but which fields win is known only inside the script. Rather than
@@ -15,6 +16,11 @@
  * script answers the positions of the accepted names, and C narrows
  * ev->changed in place from them, so the caller sees what was queued.
  *
+ * Identity links ride along: an accepted event sets P:xref:twenty:<twenty_id>
+ * and P:xref:supabase:<supabase_id> (from ev->fields, when non-empty
+ * strings) to its contact_id in the same script, so a link never exists
+ * without the accepted event that made it. queue_xref.c reads them back.
+ *
  * Per call the only allocations are hiredis's reply and jansson's dump of
  * the envelope; keys live on the stack, arguments in the handle's scratch
  * vector and buffer (the envelope, then each field's stored value
@@ -28,10 +34,23 @@
 #define QUEUE_DEFAULT_DEDUPE_TTL_S 86400u
 #define QUEUE_DIGEST_LEN 16
 
+/* The record ids an accepted event links to its contact_id: P:xref:SYSTEM:ID
+ * for the field's non-empty string value (contact.md, Identity). */
+static const struct {
+    enum relay_source system;
+    const char *field;
+} xref_ids[] = {
+    {RELAY_SOURCE_TWENTY, "twenty_id"},
+    {RELAY_SOURCE_SUPABASE, "supabase_id"},
+};
+#define XREF_MAX (sizeof(xref_ids) / sizeof(xref_ids[0]))
+
 struct accept_keys {
     char seen[QUEUE_KEY_MAX];
     char contact[QUEUE_KEY_MAX];
     char stats[QUEUE_KEY_MAX];
+    char xref[XREF_MAX][QUEUE_KEY_MAX];
+    size_t xref_count; /* the first xref_count entries are set */
     char queue[RELAY_SINK_COUNT][QUEUE_KEY_MAX];
     unsigned mask; /* the sinks with a queue key */
 };
@@ -71,6 +90,18 @@ static int build_keys(const struct queue *q, const struct relay_event *ev, unsig
                   err) != 0 ||
         queue_key(k->stats, sizeof(k->stats), q->prefix, "stats", NULL, NULL, err) != 0) {
         return -1;
+    }
+    k->xref_count = 0;
+    for (size_t i = 0; i < XREF_MAX; i++) {
+        const char *id = json_string_value(json_object_get(ev->fields, xref_ids[i].field));
+        if (id == NULL || id[0] == '\0') {
+            continue;
+        }
+        if (queue_key(k->xref[k->xref_count], sizeof(k->xref[0]), q->prefix, "xref",
+                      relay_source_name(xref_ids[i].system), id, err) != 0) {
+            return -1;
+        }
+        k->xref_count++;
     }
     k->mask = 0;
     for (int s = 0; s < RELAY_SINK_COUNT; s++) {
@@ -150,9 +181,13 @@ static int fill_args(struct queue *q, const struct relay_event *ev, const char *
         json_t *name = json_array_get(ev->changed, i);
         plain = plain && is_plain_name(json_string_value(name), json_string_length(name));
     }
+    static const char *const counts[XREF_MAX + 1] = {"0", "1", "2"};
     queue_args_reset(q);
     int bad = queue_args_adds(q, k->seen, err) | queue_args_adds(q, k->contact, err) |
               queue_args_adds(q, k->stats, err);
+    for (size_t i = 0; i < k->xref_count; i++) {
+        bad |= queue_args_adds(q, k->xref[i], err);
+    }
     for (int s = 0; s < RELAY_SINK_COUNT; s++) {
         if (k->mask & RELAY_SINK_BIT(s)) {
             bad |= queue_args_adds(q, k->queue[s], err);
@@ -161,7 +196,8 @@ static int fill_args(struct queue *q, const struct relay_event *ev, const char *
     bad |= queue_args_adds(q, ttl, err) | queue_args_adds(q, ev->version, err) |
            queue_args_adds(q, ev->op == RELAY_OP_UPSERT ? "0" : "1", err) |
            queue_args_adds(q, ev->id, err) | queue_args_add(q, q->scratch.data, env_len - 1, err) |
-           queue_args_adds(q, plain ? "1" : "0", err);
+           queue_args_adds(q, plain ? "1" : "0", err) |
+           queue_args_adds(q, counts[k->xref_count], err) | queue_args_adds(q, ev->contact_id, err);
     for (size_t i = 0; i < n && !bad; i++) {
         json_t *name = json_array_get(ev->changed, i);
         bad |= queue_args_add(q, json_string_value(name), json_string_length(name), err) |
@@ -213,8 +249,8 @@ int queue_accept(struct queue *q, struct relay_event *ev, const char *const *dig
     if (fill_args(q, ev, digests, &k, ttl, err) != 0) {
         return -1;
     }
-    redisReply *r =
-        queue_conn_script(q, QUEUE_SCRIPT_ACCEPT, 3 + (size_t)__builtin_popcount(k.mask), err);
+    size_t nkeys = 3 + k.xref_count + (size_t)__builtin_popcount(k.mask);
+    redisReply *r = queue_conn_script(q, QUEUE_SCRIPT_ACCEPT, nkeys, err);
     if (r == NULL) {
         return -1;
     }

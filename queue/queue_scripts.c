@@ -5,14 +5,18 @@
 #include "queue/queue_scripts.h"
 #include "queue/queue.h"
 
-/* The arbiter of contact.md plus dedupe, fan-out and counters, as one
- * atomic step. KEYS: 1 P:seen:SOURCE:DELIVERY, 2 P:contact:ID, 3 P:stats,
- * 4.. P:q:SINK for each routed sink. ARGV: 1 dedupe TTL (s), 2 version,
- * 3 "1" when op is a delete, 4 event id (value of P:seen), 5 the encoded
- * envelope WITHOUT "changed" and without its closing '}', 6 "1" when every changed
- * name is a plain [A-Za-z0-9_] word (its JSON form is the name in quotes;
- * else cjson encodes it), 7.. name, "<version> <digest>" pairs in
- * ev->changed order (the pair's value is what P:contact stores). Answer:
+/* The arbiter of contact.md plus dedupe, identity links, fan-out and
+ * counters, as one atomic step. KEYS: 1 P:seen:SOURCE:DELIVERY,
+ * 2 P:contact:ID, 3 P:stats, 4 .. 3+X P:xref:SYSTEM:ID for the event's
+ * twenty_id and supabase_id (X = ARGV[7], 0 to 2), then P:q:SINK for each
+ * routed sink. ARGV: 1 dedupe TTL (s), 2 version, 3 "1" when op is a
+ * delete, 4 event id (value of P:seen), 5 the encoded envelope WITHOUT
+ * "changed" and without its closing '}', 6 "1" when every changed name is
+ * a plain [A-Za-z0-9_] word (its JSON form is the name in quotes; else
+ * cjson encodes it), 7 X, 8 the contact id (value of the P:xref keys),
+ * 9.. name, "<version> <digest>" pairs in ev->changed order (the pair's
+ * value is what P:contact stores). Only an accepted event sets its links
+ * (a duplicate, echo or stale one leaves P:xref as it was). Answer:
  * {verdict} or {0, i...} with the 1-based positions of the accepted names.
  * Versions are canonical timestamps, so string order is time order.
  * created_at and deleted_at are instants that are set once: a set value
@@ -31,7 +35,7 @@ static const char accept_lua[] =
     "local instant = {created_at = true, deleted_at = true}\n"
     "local version, is_delete, plain = ARGV[2], ARGV[3] == '1', ARGV[6] == '1'\n"
     "local names, n = {}, 0\n"
-    "for i = 7, #ARGV, 2 do\n"
+    "for i = 9, #ARGV, 2 do\n"
     "  n = n + 1\n"
     "  names[n] = ARGV[i]\n"
     "end\n"
@@ -46,7 +50,7 @@ static const char accept_lua[] =
     "    local sp = c and string.find(c, ' ', 1, true)\n"
     "    if sp then\n"
     "      local sv, sd = string.sub(c, 1, sp - 1), string.sub(c, sp + 1)\n"
-    "      local d = string.sub(ARGV[6 + 2 * j], #version + 2)\n"
+    "      local d = string.sub(ARGV[8 + 2 * j], #version + 2)\n"
     "      if sv > version then take = false\n"
     "      elseif sd == d or (instant[name] and sd ~= NULL and d ~= NULL) then\n"
     "        take = false; echo = true\n"
@@ -74,7 +78,7 @@ static const char accept_lua[] =
     "    local c = j == ride and cur[j]\n"
     "    if not c or string.sub(c, 1, #version) <= version then\n"
     "      hset[#hset + 1] = name\n"
-    "      hset[#hset + 1] = ARGV[6 + 2 * j]\n"
+    "      hset[#hset + 1] = ARGV[8 + 2 * j]\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -82,7 +86,11 @@ static const char accept_lua[] =
     "local q = plain and '\"' or ''\n"
     "local list = table.concat(quoted, q .. ',' .. q)\n"
     "local env = ARGV[5] .. ',\"changed\":[' .. q .. list .. q .. ']}'\n"
-    "for k = 4, #KEYS do\n"
+    "local x = tonumber(ARGV[7])\n"
+    "for k = 4, 3 + x do\n"
+    "  redis.call('SET', KEYS[k], ARGV[8])\n"
+    "end\n"
+    "for k = 4 + x, #KEYS do\n"
     "  redis.call('LPUSH', KEYS[k], env)\n"
     "end\n"
     "redis.call('HINCRBY', KEYS[3], 'accepted', 1)\n"

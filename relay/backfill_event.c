@@ -77,6 +77,7 @@ struct relay_event *backfill_event_from_contact(const struct mapping *m, enum re
     snprintf(ev->version, sizeof(ev->version), "%s", version_of(c->fields));
     relay_now_ts(ev->received_at);
     ev->contact_id = relay_strdup(contact_id);
+    ev->is_contact_id_derived = c->is_contact_id_derived;
     ev->record_id = relay_strdup(record_id_of(source, c->fields));
     ev->extra = json_incref(c->extra);
     ev->quarantined = json_incref(c->quarantined);

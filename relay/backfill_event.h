@@ -21,7 +21,8 @@ struct mapping;
  * field in fields in mapping order except a null id (a null id never
  * clears a known one), extra and quarantined copied, record_id = the
  * system's own id (twenty_id, supabase_id, else contact_id), id set,
- * delivery empty (the arbiter dedupes on the id). Caller owns the event.
+ * delivery empty (the arbiter dedupes on the id), is_contact_id_derived
+ * copied from c. Caller owns the event.
  * NULL + err (RELAY_EINVAL: no contact_id; RELAY_ENOMEM). */
 struct relay_event *backfill_event_from_contact(const struct mapping *m, enum relay_source source,
                                                 const struct backfill_contact *c,

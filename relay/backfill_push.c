@@ -49,12 +49,30 @@ static int ensure_digests(struct push_run *run, size_t n, struct relay_error *er
     return run->digest_cap > 0 ? 0 : relay_error_set(err, RELAY_ENOMEM, "out of memory");
 }
 
+/* A record that had no contact_id takes the contact its id is linked to
+ * (queue_xref_resolve: one GET, retried once like queue_accept below). */
+static int resolve_contact(struct push_run *run, struct relay_event *ev, struct relay_error *err)
+{
+    int rc = -1;
+    for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
+        rc = queue_xref_resolve(run->queue, ev, err);
+        if (rc != 0 && err->code != RELAY_EIO) {
+            break;
+        }
+    }
+    return rc;
+}
+
 /* queue_accept, retried once at once when the connection had broken (the
  * handle reconnects; the script is atomic and dedupes, so a retry of a
- * call that did run answers duplicate). */
+ * call that did run answers duplicate). The identity link is resolved
+ * first: it may change fields.contact_id, so it comes before the digests. */
 static int accept_event(struct push_run *run, struct relay_event *ev, enum queue_verdict *verdict,
                         struct relay_error *err)
 {
+    if (ev->is_contact_id_derived && resolve_contact(run, ev, err) != 0) {
+        return -1;
+    }
     size_t n = json_array_size(ev->changed);
     if (ensure_digests(run, n > 0 ? n : 1, err) != 0) {
         return -1;

@@ -163,17 +163,20 @@ int backfill_reader_set_since(struct backfill_reader *r, const char *since, stru
 
 /* A record without contact_id gets the id of the system it was first seen
  * in (contact.md, Identity): the Twenty id for Twenty, the Supabase id for
- * Supabase. Other systems always store contact_id. */
-static int fallback_contact_id(enum mapper_system sys, json_t *fields)
+ * Supabase (*derived then set; push looks up P:xref for it). Other systems
+ * always store contact_id. */
+static int fallback_contact_id(enum mapper_system sys, json_t *fields, bool *derived)
 {
     const json_t *id = json_object_get(fields, "contact_id");
     const char *own = sys == MAPPER_SYS_TWENTY     ? "twenty_id"
                       : sys == MAPPER_SYS_POSTGRES ? "supabase_id"
                                                    : NULL;
     const json_t *own_id = own != NULL ? json_object_get(fields, own) : NULL;
+    *derived = false;
     if ((json_is_string(id) && json_string_length(id) > 0) || !json_is_string(own_id)) {
         return 0;
     }
+    *derived = true;
     return json_object_set_new(fields, "contact_id", json_string(json_string_value(own_id)));
 }
 
@@ -203,7 +206,7 @@ static int map_record(struct backfill_reader *r, json_t *row, struct backfill_co
         json_object_update(extra, view_extra);
     }
     json_decref(view_extra);
-    if (fallback_contact_id(r->sys, fields) != 0) {
+    if (fallback_contact_id(r->sys, fields, &out->is_contact_id_derived) != 0) {
         json_decref(fields);
         json_decref(extra);
         json_decref(quarantine);

@@ -29,9 +29,11 @@ struct backfill_reader;
 
 /* One contact of a page. Every pointer is owned by the page. */
 struct backfill_contact {
-    json_t *fields;      /* canonical fields (object) */
-    json_t *extra;       /* {"<system>": {unmapped keys}} or NULL */
-    json_t *quarantined; /* canonical name -> reason, or NULL */
+    json_t *fields;             /* canonical fields (object) */
+    json_t *extra;              /* {"<system>": {unmapped keys}} or NULL */
+    json_t *quarantined;        /* canonical name -> reason, or NULL */
+    bool is_contact_id_derived; /* the record had no contact_id: fields.contact_id
+                                 * is its own id (twenty_id or supabase_id) */
 };
 
 struct backfill_page {

@@ -11,6 +11,7 @@
 #include "relay/error.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #define RELAY_TS_LEN 27       /* "2024-11-12T08:41:19.270000Z" */
 #define RELAY_EVENT_ID_LEN 16 /* hex digest */
@@ -59,6 +60,9 @@ struct relay_event {
                                           * not on the wire */
     char delivery[RELAY_EVENT_ID_LEN + 1]; /* dedupe key of the delivery (P:seen);
                                             * not on the wire */
+    bool is_contact_id_derived;            /* the record carried no contact_id:
+                                            * contact_id is record_id until P:xref
+                                            * names the linked one; not on the wire */
     int attempts;
     char first_error_at[RELAY_TS_LEN + 1]; /* "" until the first failure */
     json_t *error;                       /* {"class","code","message"} or NULL */

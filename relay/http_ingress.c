@@ -2,10 +2,13 @@
  *
  * DESIGN: checks run cheapest first and nothing touches Redis before the
  * request is authenticated and mapped, so every rejection leaves Redis
- * unchanged. The only Redis call is queue_accept, one atomic script: it
+ * unchanged. The only Redis write is queue_accept, one atomic script: it
  * either runs whole or not at all, so a Redis failure answers 503 with
- * nothing half-written. Buffers live in the per-thread state, not on
- * civetweb's small thread stacks. Bodies and secrets are never logged. */
+ * nothing half-written. A record that came without contact_id first reads
+ * its identity link (queue_xref_resolve, one GET); records that carry
+ * contact_id, the usual case, pay no extra round trip. Buffers live in the
+ * per-thread state, not on civetweb's small thread stacks. Bodies and
+ * secrets are never logged. */
 #define LOG_COMPONENT "http"
 #include "relay/http_ingress.h"
 
@@ -250,26 +253,52 @@ static enum metrics_outcome outcome_of(const struct http_answer *a)
     return strcmp(a->state, "stale") == 0 ? METRICS_STALE : METRICS_IGNORED;
 }
 
-/* queue_accept on the thread's connection. A connection that was idle
- * while Redis restarted or failed over fails at once ("server closed the
- * connection"); the handle reconnects on the next call, so one quick
- * retry saves the webhook (Twenty never retries). It is safe: the script is
- * atomic and dedupes on the delivery, so if the first attempt did run the
- * retry answers duplicate. A slow failure (a timeout) is not retried, so
- * the 503 still comes within one redis.timeout_ms. */
+/* A connection that was idle while Redis restarted or failed over fails
+ * at once ("server closed the connection"); the handle reconnects on the
+ * next call, so one quick retry saves the webhook (Twenty never retries).
+ * A slow failure (a timeout) is not retried, so the 503 still comes within
+ * one redis.timeout_ms. True when the call that started at start_ms
+ * failed that quickly. */
+static bool is_quick_failure(const struct http_ingress *ing, int64_t start_ms,
+                             const struct relay_error *err)
+{
+    int64_t quick_ms = ing->qconf->timeout_ms > 0 ? ing->qconf->timeout_ms / 4 : 250;
+    return err->code == RELAY_EIO && now_ms(CLOCK_MONOTONIC) - start_ms <= quick_ms;
+}
+
+/* queue_xref_resolve on the thread's connection, retried once as above
+ * (a GET is safe to repeat). */
+static int resolve_contact(const struct http_ingress *ing, struct http_ingress_thread *t,
+                           struct relay_event *ev, struct relay_error *err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int64_t start = now_ms(CLOCK_MONOTONIC);
+        struct queue *q = http_ingress_queue_get(ing, t, err);
+        if (q != NULL && queue_xref_resolve(q, ev, err) == 0) {
+            return 0;
+        }
+        if (!is_quick_failure(ing, start, err)) {
+            break;
+        }
+    }
+    return -1;
+}
+
+/* queue_accept on the thread's connection, retried once as above. The
+ * retry is safe: the script is atomic and dedupes on the delivery, so if
+ * the first attempt did run the retry answers duplicate. */
 static int enqueue(const struct http_ingress *ing, struct http_ingress_thread *t,
                    struct relay_event *ev, enum queue_verdict *verdict, unsigned *queued,
                    struct relay_error *err)
 {
     unsigned route = relay_route(ev->source, ing->enabled_mask);
-    int64_t quick_ms = ing->qconf->timeout_ms > 0 ? ing->qconf->timeout_ms / 4 : 250;
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t start = now_ms(CLOCK_MONOTONIC);
         struct queue *q = http_ingress_queue_get(ing, t, err);
         if (q != NULL && queue_accept(q, ev, t->digest_ptrs, route, verdict, queued, err) == 0) {
             return 0;
         }
-        if (err->code != RELAY_EIO || now_ms(CLOCK_MONOTONIC) - start > quick_ms) {
+        if (!is_quick_failure(ing, start, err)) {
             break;
         }
     }
@@ -299,6 +328,11 @@ static void process(struct mg_connection *conn, const struct http_ingress *ing,
     }
     struct relay_event *ev = *ev_out;
     log_add_context("event", ev->id); /* cleared by http_server.c after the request */
+    if (ev->is_contact_id_derived && resolve_contact(ing, t, ev, err) != 0) {
+        bool bad = err->code == RELAY_EINVAL; /* an id too long for a key */
+        *a = (struct http_answer){.status = bad ? 400 : 503, .state = "error", .reason = err->msg};
+        return;
+    }
     *a = (struct http_answer){.status = 503, .state = "error", .reason = "out of memory"};
     if (compute_digests(t, ev) != 0) {
         return;

@@ -168,6 +168,17 @@ static void test_event(void **state)
     relay_event_destroy(ev);
     ev = event_of(RELAY_SOURCE_BIGQUERY, "{\"contact_id\":\"C-3\"}", &err);
     assert_string_equal(ev->version, BACKFILL_VERSION_UNKNOWN);
+    assert_false(ev->is_contact_id_derived);
+    relay_event_destroy(ev);
+    /* A Twenty record read without contactId (the reader put its id in
+     * contact_id): the event says so, for push's P:xref lookup. */
+    struct backfill_contact c = {.fields = parse("{\"contact_id\":\"T-4\",\"twenty_id\":\"T-4\"}"),
+                                 .is_contact_id_derived = true};
+    ev = backfill_event_from_contact(mapping, RELAY_SOURCE_TWENTY, &c, &err);
+    json_decref(c.fields);
+    assert_non_null(ev);
+    assert_true(ev->is_contact_id_derived);
+    assert_string_equal(ev->record_id, "T-4");
     relay_event_destroy(ev);
     assert_null(event_of(RELAY_SOURCE_TWENTY, "{\"contact_id\":\"\"}", &err));
     assert_int_equal(err.code, RELAY_EINVAL);
