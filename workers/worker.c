@@ -18,7 +18,8 @@
  *   the worker backs off and opens again later. Nothing is dead-lettered
  *   while an outage is shorter than the retry horizon (retry.h).
  * - If Redis fails while settling, the elements stay in this consumer's
- *   in-flight list. The worker then moves to a new consumer name (the
+ *   in-flight list; a take that failed may have moved elements there with
+ *   its answer lost. Either way the worker moves to a new consumer name (the
  *   THREAD part becomes "N.G"); the scheduler stops refreshing the old
  *   name, so after heartbeat_ttl_s any instance's queue_recover puts the
  *   stranded elements back on the queue (at-least-once, never lost).
@@ -327,7 +328,11 @@ static void worker_loop(struct worker_run *run)
         }
         if (queue_take(run->q, w->kind->name, run->consumer, run->take_max,
                        WORKER_TAKE_TIMEOUT_MS, &run->batch, &err) != 0) {
+            /* The take may have run with its answer lost (Redis died after
+             * the move): what it moved is stranded in flight, as after a
+             * failed settle. */
             log_warn("sink=%s: take: %s", w->kind->name, err.msg);
+            worker_new_generation(run);
             worker_backoff(run);
             continue;
         }
