@@ -1,7 +1,8 @@
-# Unit tests of workers/: the pure retry rules and the sinks' schema copies.
+# Unit tests of workers/: the pure retry rules, the SQLite schema, the SQL sinks' column index.
 relay_unit_test(test_retry ${CMAKE_SOURCE_DIR}/tests/unit/test_retry.c relay_workers)
 relay_unit_test(test_sink_schema ${CMAKE_SOURCE_DIR}/tests/unit/test_sink_schema.c relay_workers)
-set_tests_properties(test_retry test_sink_schema PROPERTIES LABELS "unit;tsan")
+relay_unit_test(test_sql_fields ${CMAKE_SOURCE_DIR}/tests/unit/test_sql_fields.c relay_sinks)
+set_tests_properties(test_retry test_sink_schema test_sql_fields PROPERTIES LABELS "unit;tsan")
 
 # The worker loop against a real redis-server (tests/with-redis.sh, as for
 # the queue tests): deferral, throttle and max_batch with a fake sink kind.

@@ -9,6 +9,7 @@
 #include "relay/error.h"
 #include "relay/event.h"
 #include "workers/sink.h"
+#include "workers/sinks/sql_fields.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,7 +40,7 @@ struct pgsql_col {
 struct pgsql_table {
     struct pgsql_col *cols; /* owned; every mapped column except the key and sync_metadata */
     size_t ncols;
-    size_t *by_field;       /* owned: indexes into cols sorted by field name */
+    struct sql_fields fields; /* cols by field name */
     char *key_quoted;       /* owned: the contact_id column, quoted */
     const char *key_field;  /* "contact_id" */
 };

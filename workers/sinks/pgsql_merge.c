@@ -23,25 +23,6 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* The column index of a canonical field, or -1. */
-static long col_of_field(const struct pgsql_table *t, const char *field)
-{
-    size_t lo = 0, hi = t->ncols;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(t->cols[t->by_field[mid]].field, field);
-        if (c == 0) {
-            return (long)t->by_field[mid];
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return -1;
-}
-
 static int batch_alloc(struct pgsql_batch *b, const struct pgsql_table *t, size_t n)
 {
     size_t cells = (n ? n : 1) * (t->ncols ? t->ncols : 1);
@@ -133,7 +114,7 @@ static int merge_event(struct pgsql_batch *b, struct pgsql_row *r, const struct 
     json_t *name;
     json_array_foreach(ev->changed, i, name)
     {
-        long c = json_is_string(name) ? col_of_field(t, json_string_value(name)) : -1;
+        long c = json_is_string(name) ? sql_fields_find(&t->fields, json_string_value(name)) : -1;
         if (c >= 0) {
             chg_now[c] = true;
         }

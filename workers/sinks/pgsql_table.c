@@ -7,35 +7,6 @@
 
 #include <string.h>
 
-/* Insertion sort of by_field by field name (a few dozen columns). */
-static void sort_by_field(struct pgsql_table *t)
-{
-    for (size_t i = 1; i < t->ncols; i++) {
-        size_t v = t->by_field[i];
-        size_t j = i;
-        while (j > 0 && strcmp(t->cols[t->by_field[j - 1]].field, t->cols[v].field) > 0) {
-            t->by_field[j] = t->by_field[j - 1];
-            j--;
-        }
-        t->by_field[j] = v;
-    }
-}
-
-/* Field names are written into SQL as literals ('name'), so they must be
- * plain; the mapping loader enforces the same pattern. */
-static bool pgsql_plain_name(const char *s)
-{
-    if (s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static enum pgsql_col_role col_role(const struct mapping_field *f)
 {
     if (strcmp(f->name, "supabase_id") == 0) {
@@ -51,8 +22,7 @@ int pgsql_table_init(struct pgsql_table *t, const struct mapping *m,
     size_t count = mapping_field_count(m);
     memset(t, 0, sizeof(*t));
     t->cols = relay_calloc(count ? count : 1, sizeof(*t->cols));
-    t->by_field = relay_calloc(count ? count : 1, sizeof(*t->by_field));
-    if (t->cols == NULL || t->by_field == NULL) {
+    if (t->cols == NULL || sql_fields_init(&t->fields, count) != 0) {
         goto nomem;
     }
     for (size_t i = 0; i < count; i++) {
@@ -61,7 +31,7 @@ int pgsql_table_init(struct pgsql_table *t, const struct mapping *m,
         if (column == NULL || f->is_syncrelay_owned) {
             continue;
         }
-        if (!pgsql_plain_name(f->name)) {
+        if (!sql_plain_name(f->name)) {
             pgsql_table_fini(t);
             return relay_error_set(err, RELAY_ECONFIG, "postgres: field name '%s' is not [a-z_][a-z0-9_]*",
                                    f->name);
@@ -80,14 +50,14 @@ int pgsql_table_init(struct pgsql_table *t, const struct mapping *m,
             .field = f->name, .column = column, .quoted = quoted, .role = col_role(f),
             .json_typed = f->type == MAPPING_JSON || f->type == MAPPING_JSON_OBJECT ||
                           f->type == MAPPING_TEXT_ARRAY};
-        t->by_field[t->ncols] = t->ncols;
+        sql_fields_add(&t->fields, f->name);
         t->ncols++;
     }
     if (t->key_quoted == NULL) {
         pgsql_table_fini(t);
         return relay_error_set(err, RELAY_ECONFIG, "postgres: the mapping has no contact_id column");
     }
-    sort_by_field(t);
+    sql_fields_sort(&t->fields);
     return 0;
 nomem:
     pgsql_table_fini(t);
@@ -102,7 +72,7 @@ void pgsql_table_fini(struct pgsql_table *t)
         }
     }
     relay_free(t->cols);
-    relay_free(t->by_field);
+    sql_fields_fini(&t->fields);
     relay_free(t->key_quoted);
     memset(t, 0, sizeof(*t));
 }

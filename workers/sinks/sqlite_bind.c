@@ -54,7 +54,7 @@ static int event_versions(struct sqlite_state *st, const struct relay_event *ev,
     int bad = relay_buf_appends(b, "{\"versions\":{");
     json_array_foreach(ev->changed, i, name)
     {
-        long c = json_is_string(name) ? sqlite_table_col(t, json_string_value(name)) : -1;
+        long c = json_is_string(name) ? sql_fields_find(&t->fields, json_string_value(name)) : -1;
         if (c < 0 || st->mark[c] || json_object_get(row, t->cols[c].column) == NULL) {
             continue;
         }

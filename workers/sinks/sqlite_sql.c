@@ -17,58 +17,12 @@ const char sqlite_sql_delete[] =
     "DELETE FROM contacts WHERE contact_id = ?1 AND NOT EXISTS (SELECT 1 FROM "
     "json_each(contacts.sync_metadata, '$.versions') AS v WHERE v.value > ?2)";
 
-static bool plain_name(const char *s)
-{
-    if (s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Insertion sort of by_field by field name (a few dozen columns). */
-static void sort_by_field(struct sqlite_table *t)
-{
-    for (size_t i = 1; i < t->ncols; i++) {
-        size_t v = t->by_field[i];
-        size_t j = i;
-        while (j > 0 && strcmp(t->cols[t->by_field[j - 1]].field, t->cols[v].field) > 0) {
-            t->by_field[j] = t->by_field[j - 1];
-            j--;
-        }
-        t->by_field[j] = v;
-    }
-}
-
-long sqlite_table_col(const struct sqlite_table *t, const char *field)
-{
-    size_t lo = 0, hi = t->ncols;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(t->cols[t->by_field[mid]].field, field);
-        if (c == 0) {
-            return (long)t->by_field[mid];
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return -1;
-}
-
 int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct relay_error *err)
 {
     size_t count = mapping_field_count(m);
     memset(t, 0, sizeof(*t));
     t->cols = relay_calloc(count ? count : 1, sizeof(*t->cols));
-    t->by_field = relay_calloc(count ? count : 1, sizeof(*t->by_field));
-    if (t->cols == NULL || t->by_field == NULL) {
+    if (t->cols == NULL || sql_fields_init(&t->fields, count) != 0) {
         sqlite_table_fini(t);
         return relay_error_set(err, RELAY_ENOMEM, "sqlite: out of memory");
     }
@@ -78,7 +32,7 @@ int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct re
         if (column == NULL || f->is_syncrelay_owned) {
             continue;
         }
-        if (!plain_name(column) || !plain_name(f->name)) {
+        if (!sql_plain_name(column) || !sql_plain_name(f->name)) {
             sqlite_table_fini(t);
             return relay_error_set(err, RELAY_ECONFIG, "sqlite: '%s' is not [a-z_][a-z0-9_]*",
                                    column);
@@ -87,11 +41,11 @@ int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct re
             t->key_column = column;
             continue;
         }
-        t->by_field[t->ncols] = t->ncols;
+        sql_fields_add(&t->fields, f->name);
         t->cols[t->ncols++] =
             (struct sqlite_col){.field = f->name, .column = column, .id_merge = f->is_identity};
     }
-    sort_by_field(t);
+    sql_fields_sort(&t->fields);
     if (t->key_column == NULL) {
         sqlite_table_fini(t);
         return relay_error_set(err, RELAY_ECONFIG, "sqlite: the mapping has no contact_id column");
@@ -102,7 +56,7 @@ int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct re
 void sqlite_table_fini(struct sqlite_table *t)
 {
     relay_free(t->cols);
-    relay_free(t->by_field);
+    sql_fields_fini(&t->fields);
     memset(t, 0, sizeof(*t));
 }
 

@@ -6,6 +6,7 @@
 
 #include "relay/buf.h"
 #include "relay/error.h"
+#include "workers/sinks/sql_fields.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,15 +22,12 @@ struct sqlite_col {
 struct sqlite_table {
     struct sqlite_col *cols; /* owned; every mapped column but the key and sync_metadata */
     size_t ncols;
-    size_t *by_field;        /* owned: indexes into cols sorted by field name */
+    struct sql_fields fields; /* cols by field name */
     const char *key_column;
 };
 
 int sqlite_table_init(struct sqlite_table *t, const struct mapping *m, struct relay_error *err);
 void sqlite_table_fini(struct sqlite_table *t);
-
-/* The index in t->cols of canonical field name, or -1. */
-long sqlite_table_col(const struct sqlite_table *t, const char *field);
 
 /* INSERT INTO contacts (key, cols..., sync_metadata, extra) VALUES (?1..)
  * ON CONFLICT(key) DO UPDATE SET <the version rule per column>.
