@@ -122,6 +122,11 @@ int mapper_event_version(struct relay_event *ev, const json_t *value, const char
  * with is_contact_id_derived set (the caller looks up P:xref); copies
  * record_id. -1 (ENOMEM). */
 int mapper_event_ids(struct relay_event *ev, const char *record_id, struct relay_error *err);
+/* ev->fields from row (mapper_read_row as system sys, the unmapped keys
+ * and quarantined values under extra/quarantined.<ev->source>), then the
+ * ids from row's "id" (mapper_event_ids). -1 + err. */
+int mapper_event_read(const struct mapping *m, struct relay_event *ev, enum mapper_system sys,
+                      const json_t *row, struct relay_error *err);
 /* Appends name to ev->changed unless it is there, absent from fields,
  * syncrelay-owned, or a null identity. */
 int mapper_event_mark(struct relay_event *ev, const struct mapper_entry *e);

@@ -43,6 +43,23 @@ int mapper_event_ids(struct relay_event *ev, const char *record_id, struct relay
     return 0;
 }
 
+int mapper_event_read(const struct mapping *m, struct relay_event *ev, enum mapper_system sys,
+                      const json_t *row, struct relay_error *err)
+{
+    ev->extra = json_object();
+    ev->quarantined = json_object();
+    if (ev->extra == NULL || ev->quarantined == NULL) {
+        return mapper_oom(err);
+    }
+    json_decref(ev->fields);
+    ev->fields = mapper_read_row(m, sys, row, relay_source_name(ev->source), ev->extra,
+                                 ev->quarantined, err);
+    if (ev->fields == NULL) {
+        return -1;
+    }
+    return mapper_event_ids(ev, json_string_value(json_object_get(row, "id")), err);
+}
+
 static bool is_changed(const struct relay_event *ev, const char *name)
 {
     size_t i;

@@ -93,16 +93,7 @@ static int fill_event(const struct mapping *m, struct relay_event *ev, const jso
     if (mapper_event_version(ev, json_object_get(row, "updated_at"), what, err) != 0) {
         return -1;
     }
-    ev->extra = json_object();
-    ev->quarantined = json_object();
-    if (ev->extra == NULL || ev->quarantined == NULL) {
-        return mapper_oom(err);
-    }
-    json_decref(ev->fields);
-    ev->fields =
-        mapper_read_row(m, MAPPER_SYS_POSTGRES, row, "supabase", ev->extra, ev->quarantined, err);
-    if (ev->fields == NULL ||
-        mapper_event_ids(ev, json_string_value(json_object_get(row, "id")), err) != 0) {
+    if (mapper_event_read(m, ev, MAPPER_SYS_POSTGRES, row, err) != 0) {
         return -1;
     }
     int rc = is_update && old != NULL ? mark_diff(m, ev, row, old) : mapper_event_mark_all(m, ev);

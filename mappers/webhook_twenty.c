@@ -153,18 +153,7 @@ static int fill_event(const struct mapping *m, struct relay_event *ev,
                              "twenty: record \"updatedAt\"", err) != 0) {
         return -1;
     }
-    ev->extra = json_object();
-    ev->quarantined = json_object();
-    if (ev->extra == NULL || ev->quarantined == NULL) {
-        return mapper_oom(err);
-    }
-    json_decref(ev->fields);
-    ev->fields =
-        mapper_read_row(m, MAPPER_SYS_TWENTY, record, "twenty", ev->extra, ev->quarantined, err);
-    if (ev->fields == NULL) {
-        return -1;
-    }
-    if (mapper_event_ids(ev, json_string_value(json_object_get(record, "id")), err) != 0) {
+    if (mapper_event_read(m, ev, MAPPER_SYS_TWENTY, record, err) != 0) {
         return -1;
     }
     if (mark_changed(m, ev, a, updated) != 0) {
