@@ -88,3 +88,32 @@ void transform_uniq_fini(struct transform_uniq *u)
     u->list = NULL;
     u->seen = NULL;
 }
+
+json_t *transform_uniq_list(const json_t *in, const char *what,
+                            int (*add)(struct transform_uniq *u, const json_t *item,
+                                       struct relay_error *err),
+                            struct relay_error *err)
+{
+    if (json_is_null(in)) {
+        return json_array();
+    }
+    if (!json_is_array(in)) {
+        relay_error_set(err, RELAY_EINVAL, "expected a list of %s, got %s", what,
+                        transform_type_name(in));
+        return NULL;
+    }
+    struct transform_uniq u;
+    if (transform_uniq_init(&u, err) != 0) {
+        return NULL;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(in, i, item)
+    {
+        if (add(&u, item, err) != 0) {
+            transform_uniq_fini(&u);
+            return NULL;
+        }
+    }
+    return transform_uniq_take(&u);
+}

@@ -55,26 +55,5 @@ static int add_email(struct transform_uniq *u, const json_t *item, struct relay_
 
 json_t *transform_email_list(const json_t *in, struct relay_error *err)
 {
-    if (json_is_null(in)) {
-        return json_array();
-    }
-    if (!json_is_array(in)) {
-        relay_error_set(err, RELAY_EINVAL, "expected a list of emails, got %s",
-                        transform_type_name(in));
-        return NULL;
-    }
-    struct transform_uniq u;
-    if (transform_uniq_init(&u, err) != 0) {
-        return NULL;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(in, i, item)
-    {
-        if (add_email(&u, item, err) != 0) {
-            transform_uniq_fini(&u);
-            return NULL;
-        }
-    }
-    return transform_uniq_take(&u);
+    return transform_uniq_list(in, "emails", add_email, err);
 }

@@ -40,6 +40,14 @@ json_t *transform_uniq_take(struct transform_uniq *u);
 /* Releases everything; safe after take. */
 void transform_uniq_fini(struct transform_uniq *u);
 
+/* A text[] transform (emails, phones): null is [], anything but an array
+ * is an error naming what ("emails") and the type given, and add puts each
+ * element, normalised, into the list. The list, or NULL + err. */
+json_t *transform_uniq_list(const json_t *in, const char *what,
+                            int (*add)(struct transform_uniq *u, const json_t *item,
+                                       struct relay_error *err),
+                            struct relay_error *err);
+
 /* Email normalisation of one string into out (cap >= len + 1); writes
  * the new length to *out_len. Never fails. */
 void transform_email_clean(const char *in, size_t len, char *out, size_t *out_len);

@@ -87,34 +87,21 @@ int transform_phone_normalize(const char *in, char out[17], struct relay_error *
     return 0;
 }
 
+/* Normalises one list element to E.164 and adds it to u. */
+static int add_phone(struct transform_uniq *u, const json_t *item, struct relay_error *err)
+{
+    char phone[17];
+    if (transform_expect_text(item, err) != 0 ||
+        transform_phone_clean(json_string_value(item), json_string_length(item), phone, err) !=
+            0) {
+        return -1;
+    }
+    return transform_uniq_add(u, phone, strlen(phone), err);
+}
+
 json_t *transform_phone_list(const json_t *in, struct relay_error *err)
 {
-    if (json_is_null(in)) {
-        return json_array();
-    }
-    if (!json_is_array(in)) {
-        relay_error_set(err, RELAY_EINVAL, "expected a list of phones, got %s",
-                        transform_type_name(in));
-        return NULL;
-    }
-    struct transform_uniq u;
-    if (transform_uniq_init(&u, err) != 0) {
-        return NULL;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(in, i, item)
-    {
-        char phone[17];
-        if (transform_expect_text(item, err) != 0 ||
-            transform_phone_clean(json_string_value(item), json_string_length(item), phone, err) !=
-                0 ||
-            transform_uniq_add(&u, phone, strlen(phone), err) != 0) {
-            transform_uniq_fini(&u);
-            return NULL;
-        }
-    }
-    return transform_uniq_take(&u);
+    return transform_uniq_list(in, "phones", add_phone, err);
 }
 
 static int compare_code(const void *key, const void *elem)
