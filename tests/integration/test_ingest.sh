@@ -327,6 +327,10 @@ expect 503 error "Redis down"
 echo "$HEADERS" | grep -qi '^Retry-After: 1' || fail "503 without Retry-After: $HEADERS"
 [ "$ELAPSED_MS" -lt "$LIMIT_MS" ] || fail "503 took ${ELAPSED_MS} ms with Redis down"
 assert_eq 503 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" "readyz with Redis down"
+# A row without contact_id fails at its link lookup, before the accept.
+post_supabase "$TEST_TMP/unlinked.json"
+expect 503 error "Redis down, link lookup"
+echo "$HEADERS" | grep -qi '^Retry-After: 1' || fail "503 without Retry-After: $HEADERS"
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$TEST_TMP" >"$TEST_TMP/redis2.log" 2>&1 &
