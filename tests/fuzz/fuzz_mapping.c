@@ -3,6 +3,7 @@
  * decode the Twenty and Supabase sample webhooks (or refuse them cleanly)
  * and write/read every system with the event's fields. */
 #include "mappers/mapper.h"
+#include "tests/fuzz/fuzz_mapper.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #include <string.h>
@@ -40,28 +41,6 @@ static void check_accessors(const struct mapping *m)
     }
 }
 
-static void through_systems(const struct mapping *m, const struct relay_event *ev)
-{
-    for (int sys = 0; sys < MAPPER_SYS_COUNT; sys++) {
-        struct relay_error err = {0};
-        json_t *row = mapper_to_system(m, (enum mapper_system)sys, ev->fields, ev->extra,
-                                       MAPPER_WITH_SYSTEM_KEYS, &err);
-        if (row == NULL) {
-            continue;
-        }
-        FUZZ_CHECK(json_is_object(row), "mapper_to_system: not an object");
-        json_t *extra = json_object();
-        json_t *quarantine = json_object();
-        json_t *back = mapper_from_system(m, (enum mapper_system)sys, row, extra, quarantine, &err);
-        FUZZ_CHECK(back != NULL || err.code == RELAY_ENOMEM,
-                   "mapper_from_system refused what mapper_to_system wrote");
-        json_decref(back);
-        json_decref(extra);
-        json_decref(quarantine);
-        json_decref(row);
-    }
-}
-
 static void decode_sample(const struct mapping *m, enum relay_source source, const char *body)
 {
     struct relay_error err = {0};
@@ -74,7 +53,7 @@ static void decode_sample(const struct mapping *m, enum relay_source source, con
     }
     fuzz_event_check_mapped(ev);
     fuzz_event_roundtrip(ev);
-    through_systems(m, ev);
+    fuzz_through_systems(m, ev);
     relay_event_destroy(ev);
 }
 

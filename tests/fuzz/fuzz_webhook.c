@@ -3,50 +3,19 @@
 
 #include "mappers/mapper.h"
 #include "relay/mem.h"
+#include "tests/fuzz/fuzz_mapper.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 
-static struct mapping *mapping;
+static const struct mapping *mapping;
 
 void fuzz_webhook_setup(void)
 {
-    struct relay_error err = {0};
     fuzz_setup();
-    if (mapping == NULL) {
-        mapping = mapping_load(NULL, &err);
-        FUZZ_CHECK(mapping != NULL, "mapping_load(NULL) failed");
-    }
-}
-
-/* Every system's form of the event's fields, and back: must not crash, and
- * what to_system writes from_system must accept as a row. */
-static void through_systems(const struct relay_event *ev)
-{
-    for (int sys = 0; sys < MAPPER_SYS_COUNT; sys++) {
-        struct relay_error err = {0};
-        unsigned flags = sys == MAPPER_SYS_TWENTY ? MAPPER_WITH_SYSTEM_KEYS : 0;
-        json_t *row =
-            mapper_to_system(mapping, (enum mapper_system)sys, ev->fields, ev->extra, flags, &err);
-        if (row == NULL) {
-            FUZZ_CHECK(err.code == RELAY_EINVAL || err.code == RELAY_ENOMEM,
-                       "mapper_to_system: unexpected error code");
-            continue;
-        }
-        FUZZ_CHECK(json_is_object(row), "mapper_to_system: not an object");
-        json_t *extra = json_object();
-        json_t *quarantine = json_object();
-        json_t *back =
-            mapper_from_system(mapping, (enum mapper_system)sys, row, extra, quarantine, &err);
-        FUZZ_CHECK(back != NULL || err.code == RELAY_ENOMEM,
-                   "mapper_from_system refused what mapper_to_system wrote");
-        json_decref(back);
-        json_decref(extra);
-        json_decref(quarantine);
-        json_decref(row);
-    }
+    mapping = fuzz_default_mapping();
 }
 
 /* Decoding the same bytes twice gives the same event (ids are dedupe keys). */
@@ -91,7 +60,7 @@ void fuzz_webhook_decode(enum relay_source source, const uint8_t *data, size_t s
     fuzz_event_check_mapped(ev);
     fuzz_event_roundtrip(ev);
     check_deterministic(source, data, size, ev);
-    through_systems(ev);
+    fuzz_through_systems(mapping, ev);
     relay_event_destroy(ev);
 }
 
