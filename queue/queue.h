@@ -5,7 +5,7 @@
  * explains the design.
  *
  * Not thread-safe: every thread opens its own handle (hiredis contexts are
- * not thread-safe). A handle whose connection broke reconnects on the next
+ * not thread-safe), except for the group commit below. A handle whose connection broke reconnects on the next
  * call; the failing call returns -1 with RELAY_EIO. */
 #ifndef RELAY_QUEUE_QUEUE_H
 #define RELAY_QUEUE_QUEUE_H
@@ -66,6 +66,25 @@ enum queue_verdict {
 int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
                  unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
                  struct relay_error *err) RELAY_MUST_CHECK;
+
+/* Group commit (queue_group.c): one thread with its own connection runs
+ * the accept scripts of many callers per round trip. queue_group_start
+ * opens it as queue_open does (NULL only for a bad URL or ENOMEM) and
+ * starts the thread; queue_group_stop answers what is queued, then stops.
+ * queue_group_accept is queue_accept through that thread: thread-safe,
+ * given a struct queue_accept_call per calling thread (its reusable
+ * buffers), and blocking until the answer, at most two redis.timeout_ms
+ * (the batch ahead of it, then its own). */
+struct queue_group;
+struct queue_accept_call;
+struct queue_group *queue_group_start(const struct queue_conf *conf, struct relay_error *err);
+void queue_group_stop(struct queue_group *g); /* NULL is a no-op */
+struct queue_accept_call *queue_accept_call_new(void); /* NULL on ENOMEM */
+void queue_accept_call_free(struct queue_accept_call *c); /* NULL is a no-op */
+int queue_group_accept(struct queue_group *g, struct queue_accept_call *c, struct relay_event *ev,
+                       const char *const *digests, unsigned route_mask,
+                       enum queue_verdict *verdict, unsigned *queued_mask,
+                       struct relay_error *err) RELAY_MUST_CHECK;
 
 /* Identity links (contact.md, Identity; queue_xref.c). An event that
  * queue_accept accepts links the ids its fields carry (twenty_id,

@@ -21,11 +21,15 @@
  * strings) to its contact_id in the same script, so a link never exists
  * without the accepted event that made it. queue_xref.c reads them back.
  *
- * Per call the only allocations are hiredis's reply and jansson's dump of
- * the envelope; keys live on the stack, arguments in the handle's scratch
- * vector and buffer (the envelope, then each field's stored value
- * "<version> <digest>", built here so the script builds no strings). */
+ * The work is split in two halves around the round trip: prepare builds
+ * the keys and arguments and formats the EVALSHA command into a reusable
+ * struct queue_accept_call (its buffers hold the envelope, then each
+ * field's stored value "<version> <digest>", built here so the script
+ * builds no strings); finish reads the answer. queue_accept runs the two
+ * on one handle; the group commit thread (queue_group.c) sends many
+ * callers' prepared commands in one round trip. */
 #include "queue/queue_internal.h"
+#include "relay/mem.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,27 +37,44 @@
 
 #define QUEUE_DEFAULT_DEDUPE_TTL_S 86400u
 #define QUEUE_DIGEST_LEN 16
+#define QUEUE_CHANGED_MAX 256
 
 /* The record ids an accepted event links to its contact_id: P:xref:SYSTEM:ID
  * for the field's non-empty string value (contact.md, Identity). */
 static const struct {
     enum relay_source system;
     const char *field;
-} xref_ids[] = {
+} xref_ids[QUEUE_XREF_MAX] = {
     {RELAY_SOURCE_TWENTY, "twenty_id"},
     {RELAY_SOURCE_SUPABASE, "supabase_id"},
 };
-#define XREF_MAX (sizeof(xref_ids) / sizeof(xref_ids[0]))
 
-struct accept_keys {
-    char seen[QUEUE_KEY_MAX];
-    char contact[QUEUE_KEY_MAX];
-    char stats[QUEUE_KEY_MAX];
-    char xref[XREF_MAX][QUEUE_KEY_MAX];
-    size_t xref_count; /* the first xref_count entries are set */
-    char queue[RELAY_SINK_COUNT][QUEUE_KEY_MAX];
-    unsigned mask; /* the sinks with a queue key */
-};
+struct queue_accept_call *queue_accept_call_new(void)
+{
+    struct queue_accept_call *c = relay_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    relay_buf_init(&c->scratch);
+    if (sem_init(&c->done, 0, 0) != 0) {
+        relay_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void queue_accept_call_free(struct queue_accept_call *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    sem_destroy(&c->done);
+    relay_buf_fini(&c->scratch);
+    redisFreeCommand(c->cmd);
+    relay_free(c->argv);
+    relay_free(c->argvlen);
+    relay_free(c);
+}
 
 static int check_event(const struct relay_event *ev, const char *const *digests,
                        struct relay_error *err)
@@ -65,6 +86,10 @@ static int check_event(const struct relay_event *ev, const char *const *digests,
         return relay_error_set(err, RELAY_EINVAL, "accept: changed is not an array");
     }
     size_t n = json_array_size(ev->changed);
+    if (n > QUEUE_CHANGED_MAX) {
+        return relay_error_set(err, RELAY_EINVAL, "accept: more than %d changed fields",
+                               QUEUE_CHANGED_MAX);
+    }
     if (n > 0 && digests == NULL) {
         return relay_error_set(err, RELAY_EINVAL, "accept: no digests");
     }
@@ -80,55 +105,54 @@ static int check_event(const struct relay_event *ev, const char *const *digests,
     return 0;
 }
 
-static int build_keys(const struct queue *q, const struct relay_event *ev, unsigned route_mask,
-                      struct accept_keys *k, struct relay_error *err)
+static int build_keys(struct queue_accept_call *c, const char *prefix,
+                      const struct relay_event *ev, unsigned route_mask, struct relay_error *err)
 {
     const char *delivery = ev->delivery[0] != '\0' ? ev->delivery : ev->id;
-    if (queue_key(k->seen, sizeof(k->seen), q->prefix, "seen", relay_source_name(ev->source),
+    if (queue_key(c->seen, sizeof(c->seen), prefix, "seen", relay_source_name(ev->source),
                   delivery, err) != 0 ||
-        queue_key(k->contact, sizeof(k->contact), q->prefix, "contact", ev->contact_id, NULL,
+        queue_key(c->contact, sizeof(c->contact), prefix, "contact", ev->contact_id, NULL,
                   err) != 0 ||
-        queue_key(k->stats, sizeof(k->stats), q->prefix, "stats", NULL, NULL, err) != 0) {
+        queue_key(c->stats, sizeof(c->stats), prefix, "stats", NULL, NULL, err) != 0) {
         return -1;
     }
-    k->xref_count = 0;
-    for (size_t i = 0; i < XREF_MAX; i++) {
+    c->xref_count = 0;
+    for (size_t i = 0; i < QUEUE_XREF_MAX; i++) {
         const char *id = json_string_value(json_object_get(ev->fields, xref_ids[i].field));
         if (id == NULL || id[0] == '\0') {
             continue;
         }
-        if (queue_key(k->xref[k->xref_count], sizeof(k->xref[0]), q->prefix, "xref",
+        if (queue_key(c->xref[c->xref_count], sizeof(c->xref[0]), prefix, "xref",
                       relay_source_name(xref_ids[i].system), id, err) != 0) {
             return -1;
         }
-        k->xref_count++;
+        c->xref_count++;
     }
-    k->mask = 0;
+    c->mask = 0;
     for (int s = 0; s < RELAY_SINK_COUNT; s++) {
         if ((route_mask & RELAY_SINK_BIT(s)) == 0) {
             continue;
         }
-        if (queue_key(k->queue[s], sizeof(k->queue[s]), q->prefix, "q",
+        if (queue_key(c->queue[s], sizeof(c->queue[s]), prefix, "q",
                       relay_sink_name((enum relay_sink)s), NULL, err) != 0) {
             return -1;
         }
-        k->mask |= RELAY_SINK_BIT(s);
+        c->mask |= RELAY_SINK_BIT(s);
     }
     return 0;
 }
 
-/* Encodes ev without "changed" into q->scratch (see DESIGN). */
-static int encode_envelope(struct queue *q, struct relay_event *ev, struct relay_error *err)
+/* Encodes ev without "changed" into c->scratch (see DESIGN). */
+static int encode_envelope(struct queue_accept_call *c, const struct relay_event *ev,
+                           struct relay_error *err)
 {
-    relay_buf_reset(&q->scratch);
-    json_t *changed = ev->changed;
-    ev->changed = NULL;
-    int rc = relay_event_encode(ev, &q->scratch, err);
-    ev->changed = changed;
-    if (rc != 0) {
+    relay_buf_reset(&c->scratch);
+    struct relay_event bare = *ev;
+    bare.changed = NULL;
+    if (relay_event_encode(&bare, &c->scratch, err) != 0) {
         return -1;
     }
-    if (q->scratch.len < 2 || q->scratch.data[q->scratch.len - 1] != '}') {
+    if (c->scratch.len < 2 || c->scratch.data[c->scratch.len - 1] != '}') {
         return relay_error_set(err, RELAY_EINVAL, "accept: envelope is not an object");
     }
     return 0;
@@ -139,41 +163,75 @@ static int encode_envelope(struct queue *q, struct relay_event *ev, struct relay
 static bool is_plain_name(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_')) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_')) {
             return false;
         }
     }
     return true;
 }
 
-/* Appends "<version> <digest>" for every changed name to q->scratch, after
+/* Appends "<version> <digest>" for every changed name to c->scratch, after
  * the envelope; each is `stride` bytes. */
-static int append_values(struct queue *q, const struct relay_event *ev,
+static int append_values(struct queue_accept_call *c, const struct relay_event *ev,
                          const char *const *digests, size_t n, size_t *stride,
                          struct relay_error *err)
 {
     size_t vlen = strlen(ev->version);
     *stride = vlen + 1 + QUEUE_DIGEST_LEN;
     for (size_t i = 0; i < n; i++) {
-        if (relay_buf_append(&q->scratch, ev->version, vlen) != 0 ||
-            relay_buf_append(&q->scratch, " ", 1) != 0 ||
-            relay_buf_append(&q->scratch, digests[i], QUEUE_DIGEST_LEN) != 0) {
+        if (relay_buf_append(&c->scratch, ev->version, vlen) != 0 ||
+            relay_buf_append(&c->scratch, " ", 1) != 0 ||
+            relay_buf_append(&c->scratch, digests[i], QUEUE_DIGEST_LEN) != 0) {
             return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
         }
     }
     return 0;
 }
 
-/* The script's KEYS and ARGV (see accept_lua). q->scratch holds the
- * envelope (env_len bytes, its closing brace left out of the argument),
- * then the stored values, so no pointer is taken before it stops growing. */
-static int fill_args(struct queue *q, const struct relay_event *ev, const char *const *digests,
-                     const struct accept_keys *k, const char *ttl, struct relay_error *err)
+/* Makes room for want arguments; the count is known before any is added. */
+static int reserve_args(struct queue_accept_call *c, size_t want, struct relay_error *err)
 {
-    size_t env_len = q->scratch.len, stride = 0, n = json_array_size(ev->changed);
-    if (append_values(q, ev, digests, n, &stride, err) != 0) {
+    c->argc = 0;
+    if (want <= c->argcap) {
+        return 0;
+    }
+    const char **v = relay_realloc(c->argv, want * sizeof(*v));
+    if (v != NULL) {
+        c->argv = v;
+    }
+    size_t *l = v != NULL ? relay_realloc(c->argvlen, want * sizeof(*l)) : NULL;
+    if (l == NULL) {
+        return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
+    }
+    c->argvlen = l;
+    c->argcap = want;
+    return 0;
+}
+
+static void add(struct queue_accept_call *c, const char *s, size_t len)
+{
+    c->argv[c->argc] = s;
+    c->argvlen[c->argc] = len;
+    c->argc++;
+}
+
+static void adds(struct queue_accept_call *c, const char *s)
+{
+    add(c, s, strlen(s));
+}
+
+/* EVALSHA, the script's KEYS and ARGV (see accept_lua). c->scratch holds
+ * the envelope (env_len bytes, its closing brace left out of the argument),
+ * then the stored values, so no pointer is taken before it stops growing. */
+static int fill_args(struct queue_accept_call *c, const struct relay_event *ev,
+                     const char *const *digests, struct relay_error *err)
+{
+    size_t env_len = c->scratch.len, stride = 0, n = json_array_size(ev->changed);
+    size_t nkeys = 3 + c->xref_count + (size_t)__builtin_popcount(c->mask);
+    if (append_values(c, ev, digests, n, &stride, err) != 0 ||
+        reserve_args(c, 3 + nkeys + 8 + 2 * n, err) != 0) {
         return -1;
     }
     bool plain = true;
@@ -181,40 +239,66 @@ static int fill_args(struct queue *q, const struct relay_event *ev, const char *
         json_t *name = json_array_get(ev->changed, i);
         plain = plain && is_plain_name(json_string_value(name), json_string_length(name));
     }
-    static const char *const counts[XREF_MAX + 1] = {"0", "1", "2"};
-    queue_args_reset(q);
-    int bad = queue_args_adds(q, k->seen, err) | queue_args_adds(q, k->contact, err) |
-              queue_args_adds(q, k->stats, err);
-    for (size_t i = 0; i < k->xref_count; i++) {
-        bad |= queue_args_adds(q, k->xref[i], err);
+    static const char *const counts[QUEUE_XREF_MAX + 1] = {"0", "1", "2"};
+    snprintf(c->numkeys, sizeof(c->numkeys), "%zu", nkeys);
+    adds(c, "EVALSHA");
+    add(c, queue_script_sha(QUEUE_SCRIPT_ACCEPT), 40);
+    adds(c, c->numkeys);
+    adds(c, c->seen);
+    adds(c, c->contact);
+    adds(c, c->stats);
+    for (size_t i = 0; i < c->xref_count; i++) {
+        adds(c, c->xref[i]);
     }
     for (int s = 0; s < RELAY_SINK_COUNT; s++) {
-        if (k->mask & RELAY_SINK_BIT(s)) {
-            bad |= queue_args_adds(q, k->queue[s], err);
+        if (c->mask & RELAY_SINK_BIT(s)) {
+            adds(c, c->queue[s]);
         }
     }
-    bad |= queue_args_adds(q, ttl, err) | queue_args_adds(q, ev->version, err) |
-           queue_args_adds(q, ev->op == RELAY_OP_UPSERT ? "0" : "1", err) |
-           queue_args_adds(q, ev->id, err) | queue_args_add(q, q->scratch.data, env_len - 1, err) |
-           queue_args_adds(q, plain ? "1" : "0", err) |
-           queue_args_adds(q, counts[k->xref_count], err) | queue_args_adds(q, ev->contact_id, err);
-    for (size_t i = 0; i < n && !bad; i++) {
+    adds(c, c->ttl);
+    adds(c, ev->version);
+    adds(c, ev->op == RELAY_OP_UPSERT ? "0" : "1");
+    adds(c, ev->id);
+    add(c, c->scratch.data, env_len - 1);
+    adds(c, plain ? "1" : "0");
+    adds(c, counts[c->xref_count]);
+    adds(c, ev->contact_id);
+    for (size_t i = 0; i < n; i++) {
         json_t *name = json_array_get(ev->changed, i);
-        bad |= queue_args_add(q, json_string_value(name), json_string_length(name), err) |
-               queue_args_add(q, q->scratch.data + env_len + i * stride, stride, err);
+        add(c, json_string_value(name), json_string_length(name));
+        add(c, c->scratch.data + env_len + i * stride, stride);
     }
-    return bad ? -1 : 0;
+    return 0;
+}
+
+int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsigned dedupe_ttl_s,
+                         const struct relay_event *ev, const char *const *digests,
+                         unsigned route_mask, struct relay_error *err)
+{
+    if (check_event(ev, digests, err) != 0 || build_keys(c, prefix, ev, route_mask, err) != 0 ||
+        encode_envelope(c, ev, err) != 0) {
+        return -1;
+    }
+    snprintf(c->ttl, sizeof(c->ttl), "%u", dedupe_ttl_s ? dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
+    if (fill_args(c, ev, digests, err) != 0) {
+        return -1;
+    }
+    redisFreeCommand(c->cmd);
+    c->cmd = NULL;
+    long long len = redisFormatCommandArgv(&c->cmd, (int)c->argc, c->argv, c->argvlen);
+    if (len < 0) {
+        c->cmd = NULL;
+        return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
+    }
+    c->cmd_len = (size_t)len;
+    return 0;
 }
 
 /* Keeps only the changed names at the 1-based positions the script named. */
 static int narrow_changed(struct relay_event *ev, const redisReply *r, struct relay_error *err)
 {
     size_t n = json_array_size(ev->changed);
-    unsigned char keep[256] = {0};
-    if (n > sizeof(keep)) {
-        return relay_error_set(err, RELAY_EINVAL, "accept: more than %zu changed fields",
-                               sizeof(keep));
-    }
+    unsigned char keep[QUEUE_CHANGED_MAX] = {0};
     for (size_t i = 1; i < r->elements; i++) {
         long long pos = r->element[i]->integer;
         if (r->element[i]->type != REDIS_REPLY_INTEGER || pos < 1 || (size_t)pos > n) {
@@ -230,49 +314,47 @@ static int narrow_changed(struct relay_event *ev, const redisReply *r, struct re
     return 0;
 }
 
-int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
-                 unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
-                 struct relay_error *err)
+int queue_accept_finish(const struct queue_accept_call *c, struct relay_event *ev,
+                        const redisReply *r, enum queue_verdict *verdict, unsigned *queued_mask,
+                        struct relay_error *err)
 {
-    struct accept_keys k;
-    char ttl[24];
     *queued_mask = 0;
-    if (check_event(ev, digests, err) != 0 || build_keys(q, ev, route_mask, &k, err) != 0 ||
-        encode_envelope(q, ev, err) != 0) {
-        return -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        return relay_error_set(err, RELAY_EIO, "redis accept: %.160s", r->str);
     }
-    if (json_array_size(ev->changed) > 256) {
-        return relay_error_set(err, RELAY_EINVAL, "accept: more than 256 changed fields");
-    }
-    snprintf(ttl, sizeof(ttl), "%u",
-             q->dedupe_ttl_s ? q->dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
-    if (fill_args(q, ev, digests, &k, ttl, err) != 0) {
-        return -1;
-    }
-    size_t nkeys = 3 + k.xref_count + (size_t)__builtin_popcount(k.mask);
-    redisReply *r = queue_conn_script(q, QUEUE_SCRIPT_ACCEPT, nkeys, err);
-    if (r == NULL) {
-        return -1;
-    }
-    int rc = -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer < QUEUE_LUA_ACCEPTED ||
         r->element[0]->integer > QUEUE_LUA_STALE) {
-        relay_error_set(err, RELAY_EIO, "accept: unexpected script answer");
-        goto out;
+        return relay_error_set(err, RELAY_EIO, "accept: unexpected script answer");
     }
     static const enum queue_verdict verdicts[] = {QUEUE_ACCEPTED, QUEUE_DUPLICATE, QUEUE_ECHO,
                                                   QUEUE_STALE};
     *verdict = verdicts[r->element[0]->integer];
-    if (*verdict == QUEUE_ACCEPTED) {
-        /* The events are queued whatever happens below: report the mask. */
-        *queued_mask = k.mask;
-        if (narrow_changed(ev, r, err) != 0) {
-            goto out;
-        }
+    if (*verdict != QUEUE_ACCEPTED) {
+        return 0;
     }
-    rc = 0;
-out:
+    /* The events are queued whatever happens below: report the mask. */
+    *queued_mask = c->mask;
+    return narrow_changed(ev, r, err);
+}
+
+int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
+                 unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
+                 struct relay_error *err)
+{
+    *queued_mask = 0;
+    if (q->accept == NULL && (q->accept = queue_accept_call_new()) == NULL) {
+        return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
+    }
+    struct queue_accept_call *c = q->accept;
+    if (queue_accept_prepare(c, q->prefix, q->dedupe_ttl_s, ev, digests, route_mask, err) != 0) {
+        return -1;
+    }
+    redisReply *r = queue_conn_formatted(q, QUEUE_SCRIPT_ACCEPT, c->cmd, c->cmd_len, err);
+    if (r == NULL) {
+        return -1;
+    }
+    int rc = queue_accept_finish(c, ev, r, verdict, queued_mask, err);
     freeReplyObject(r);
     return rc;
 }

@@ -87,8 +87,19 @@ static int setup_command(redisContext *c, int argc, const char **argv, struct re
     return rc;
 }
 
+/* Checks a SCRIPT LOAD answer: Redis names a script by the SHA-1 of its
+ * source, which queue_script_sha already knows. */
+static int check_loaded(enum queue_script s, const redisReply *r, struct relay_error *err)
+{
+    if (r->type == REDIS_REPLY_STRING && r->len == 40 && memcmp(r->str, queue_script_sha(s), 40) == 0) {
+        return 0;
+    }
+    return relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD %s: %.120s", queue_script_name(s),
+                           r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+}
+
 /* SCRIPT LOAD of every script, pipelined: one round trip. */
-static int load_scripts(struct queue *q, redisContext *c, struct relay_error *err)
+static int load_scripts(redisContext *c, struct relay_error *err)
 {
     for (int s = 0; s < QUEUE_SCRIPT_COUNT; s++) {
         const char *argv[] = {"SCRIPT", "LOAD", queue_script_source((enum queue_script)s)};
@@ -102,12 +113,8 @@ static int load_scripts(struct queue *q, redisContext *c, struct relay_error *er
         if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
             return relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD: %s", c->errstr);
         }
-        if (r->type == REDIS_REPLY_STRING && r->len == 40) {
-            memcpy(q->sha[s], r->str, 41);
-        } else if (rc == 0) {
-            rc = relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD %s: %.120s",
-                                 queue_script_name((enum queue_script)s),
-                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        if (rc == 0) {
+            rc = check_loaded((enum queue_script)s, r, err);
         }
         freeReplyObject(r);
     }
@@ -153,7 +160,7 @@ static int open_connection(struct queue *q, struct relay_error *err)
          setup_command(c, 2, auth1, err) != 0) ||
         (q->url.password != NULL && q->url.username != NULL &&
          setup_command(c, 3, auth2, err) != 0) ||
-        (q->url.db != 0 && setup_command(c, 2, select, err) != 0) || load_scripts(q, c, err) != 0) {
+        (q->url.db != 0 && setup_command(c, 2, select, err) != 0) || load_scripts(c, err) != 0) {
         redisFree(c);
         return -1;
     }
@@ -254,42 +261,75 @@ redisReply *queue_conn_run_blocking(struct queue *q, unsigned extra_ms, struct r
     return r;
 }
 
+bool queue_conn_is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+int queue_conn_reload(struct queue *q, enum queue_script s, struct relay_error *err)
+{
+    const char *load[] = {"SCRIPT", "LOAD", queue_script_source(s)};
+    redisReply *r = redisCommandArgv(q->ctx, 3, load, NULL);
+    if (r == NULL) {
+        relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD: %s", q->ctx->errstr);
+        drop_context(q);
+        return -1;
+    }
+    int rc = check_loaded(s, r, err);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* A SCRIPT FLUSH, or a failover to a replica that never saw the script,
+ * answers NOSCRIPT: the script is loaded again on this connection and run
+ * once more. */
 redisReply *queue_conn_script(struct queue *q, enum queue_script s, size_t nkeys,
                               struct relay_error *err)
 {
     char numkeys[24];
     snprintf(numkeys, sizeof(numkeys), "%zu", nkeys);
+    q->argv[0] = "EVALSHA";
+    q->argvlen[0] = 7;
+    q->argv[1] = queue_script_sha(s);
+    q->argvlen[1] = 40;
+    q->argv[2] = numkeys;
+    q->argvlen[2] = strlen(numkeys);
     struct relay_error local = {0};
-    for (int attempt = 0; attempt < 2; attempt++) {
-        q->argv[0] = "EVALSHA";
-        q->argvlen[0] = 7;
-        q->argv[1] = q->sha[s];
-        q->argvlen[1] = 40;
-        q->argv[2] = numkeys;
-        q->argvlen[2] = strlen(numkeys);
+    for (int attempt = 0;; attempt++) {
         redisReply *r = run_from(q, 0, queue_script_name(s), &local);
-        /* A SCRIPT FLUSH, or a failover to a replica that never saw the
-         * script, answers NOSCRIPT: load it again on this connection. */
-        if (r != NULL || q->ctx == NULL || strstr(local.msg, "NOSCRIPT") == NULL) {
+        bool noscript = r == NULL && q->ctx != NULL && strstr(local.msg, "NOSCRIPT") != NULL;
+        if (!noscript || attempt == 1) {
             if (r == NULL && err != NULL) {
                 *err = local;
             }
             return r;
         }
-        const char *load[] = {"SCRIPT", "LOAD", queue_script_source(s)};
-        redisReply *lr = redisCommandArgv(q->ctx, 3, load, NULL);
-        if (lr == NULL) {
-            relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD: %s", q->ctx->errstr);
+        if (queue_conn_reload(q, s, err) != 0) {
+            return NULL;
+        }
+    }
+}
+
+redisReply *queue_conn_formatted(struct queue *q, enum queue_script s, const char *cmd, size_t len,
+                                 struct relay_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        redisReply *r = NULL;
+        if (queue_conn_ensure(q, err) != 0) {
+            return NULL;
+        }
+        if (redisAppendFormattedCommand(q->ctx, cmd, len) != REDIS_OK ||
+            redisGetReply(q->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            relay_error_set(err, RELAY_EIO, "redis %s: %s", queue_script_name(s), q->ctx->errstr);
             drop_context(q);
             return NULL;
         }
-        if (lr->type == REDIS_REPLY_STRING && lr->len == 40) {
-            memcpy(q->sha[s], lr->str, 41);
+        if (!queue_conn_is_noscript(r) || attempt == 1) {
+            return r;
         }
-        freeReplyObject(lr);
+        freeReplyObject(r);
+        if (queue_conn_reload(q, s, err) != 0) {
+            return NULL;
+        }
     }
-    if (err != NULL) {
-        *err = local;
-    }
-    return NULL;
 }

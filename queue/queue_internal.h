@@ -9,6 +9,7 @@
 #include "queue/queue_scripts.h"
 
 #include <hiredis.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,7 +38,6 @@ struct queue {
     unsigned timeout_ms;
     unsigned dedupe_ttl_s;
     redisContext *ctx;                    /* NULL while disconnected */
-    char sha[QUEUE_SCRIPT_COUNT][41];     /* SCRIPT LOAD answers of this connection */
     int64_t next_connect_ms;              /* monotonic; no attempt before it */
     unsigned backoff_ms;                  /* 0 after a good connection */
     bool connected_once;                  /* a later connection counts as a reconnect */
@@ -46,8 +46,49 @@ struct queue {
     size_t *argvlen;
     size_t argc;
     size_t argcap;
-    struct relay_buf scratch; /* scratch bytes (accept's envelope) */
+    struct relay_buf scratch; /* scratch bytes */
+    struct queue_accept_call *accept; /* queue_accept's state, made on first use */
 };
+
+/* The record ids an accepted event links to its contact_id (P:xref). */
+#define QUEUE_XREF_MAX 2
+
+/* One accept script call: its keys, arguments and formatted command,
+ * reused from call to call (queue_accept.c). The group commit thread
+ * (queue_group.c) also carries the answer back in it. */
+struct queue_accept_call {
+    char seen[QUEUE_KEY_MAX];
+    char contact[QUEUE_KEY_MAX];
+    char stats[QUEUE_KEY_MAX];
+    char xref[QUEUE_XREF_MAX][QUEUE_KEY_MAX];
+    size_t xref_count; /* the first xref_count entries are set */
+    char queue[RELAY_SINK_COUNT][QUEUE_KEY_MAX];
+    unsigned mask; /* the sinks with a queue key */
+    char ttl[24];
+    char numkeys[24];
+    const char **argv; /* argcap entries */
+    size_t *argvlen;
+    size_t argc;
+    size_t argcap;
+    struct relay_buf scratch; /* the envelope, then the stored values */
+    char *cmd;                /* the EVALSHA command in RESP (hiredis-formatted) */
+    size_t cmd_len;
+    /* queue_group.c */
+    redisReply *reply;        /* the answer; NULL with err when none came */
+    struct relay_error err;
+    struct queue_accept_call *next;
+    sem_t done;               /* posted when reply or err is set */
+};
+
+/* queue_accept's two halves. prepare checks ev and formats the command
+ * into c (prefix: P; dedupe_ttl_s 0: 24 h); finish reads the script's
+ * answer r: an error reply is RELAY_EIO. Same contract as queue_accept. */
+int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsigned dedupe_ttl_s,
+                         const struct relay_event *ev, const char *const *digests,
+                         unsigned route_mask, struct relay_error *err);
+int queue_accept_finish(const struct queue_accept_call *c, struct relay_event *ev,
+                        const redisReply *r, enum queue_verdict *verdict, unsigned *queued_mask,
+                        struct relay_error *err);
 
 int64_t queue_mono_ms(void);
 int64_t queue_wall_ms(void);
@@ -78,6 +119,20 @@ int queue_run_key_done(struct queue *q, const char *cmd, const char *key, struct
  * as queue_conn_run. */
 redisReply *queue_conn_script(struct queue *q, enum queue_script s, size_t nkeys,
                               struct relay_error *err);
+
+/* True when r is Redis's NOSCRIPT error (the script cache lost s). */
+bool queue_conn_is_noscript(const redisReply *r);
+
+/* SCRIPT LOAD of s on the live connection; 0, or -1 with RELAY_EIO (the
+ * context is dropped when the connection broke). */
+int queue_conn_reload(struct queue *q, enum queue_script s, struct relay_error *err);
+
+/* Sends cmd (a RESP command running script s by EVALSHA), connecting
+ * first when needed, and reads its reply; on NOSCRIPT loads s and sends
+ * it once more. Error replies are returned as they are; NULL with
+ * RELAY_EIO when the connection broke (the context is dropped). */
+redisReply *queue_conn_formatted(struct queue *q, enum queue_script s, const char *cmd, size_t len,
+                                 struct relay_error *err);
 
 /* Same as queue_conn_run with a socket timeout of extra_ms more than
  * usual for this one command (blocking commands). */

@@ -72,6 +72,7 @@ void queue_close(struct queue *q)
     relay_free(q->argv);
     relay_free(q->argvlen);
     relay_buf_fini(&q->scratch);
+    queue_accept_call_free(q->accept);
     relay_free(q);
 }
 

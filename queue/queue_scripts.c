@@ -5,6 +5,11 @@
 #include "queue/queue_scripts.h"
 #include "queue/queue.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
 /* The arbiter of contact.md plus dedupe, identity links, fan-out and
  * counters, as one atomic step. KEYS: 1 P:seen:SOURCE:DELIVERY,
  * 2 P:contact:ID, 3 P:stats, 4 .. 3+X P:xref:SYSTEM:ID for the event's
@@ -215,4 +220,29 @@ const char *queue_script_source(enum queue_script s)
 const char *queue_script_name(enum queue_script s)
 {
     return (unsigned)s < QUEUE_SCRIPT_COUNT ? names[s] : "unknown";
+}
+
+static char shas[QUEUE_SCRIPT_COUNT][41];
+
+/* SHA-1 of every source, as Redis names a loaded script. */
+static void compute_shas(void)
+{
+    for (int s = 0; s < QUEUE_SCRIPT_COUNT; s++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (EVP_Digest(sources[s], strlen(sources[s]), md, &len, EVP_sha1(), NULL) != 1 ||
+            len != 20) {
+            continue; /* left empty: EVALSHA then answers NOSCRIPT and the script is loaded */
+        }
+        for (unsigned i = 0; i < len; i++) {
+            snprintf(shas[s] + 2 * i, 3, "%02x", md[i]);
+        }
+    }
+}
+
+const char *queue_script_sha(enum queue_script s)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, compute_shas);
+    return (unsigned)s < QUEUE_SCRIPT_COUNT ? shas[s] : "";
 }

@@ -25,6 +25,8 @@ enum queue_script {
 
 /* The Lua source of s; a static string. */
 const char *queue_script_source(enum queue_script s);
+/* The SHA-1 Redis names s by (40 lowercase hex digits), for EVALSHA. */
+const char *queue_script_sha(enum queue_script s);
 /* A short name for logs ("accept"). */
 const char *queue_script_name(enum queue_script s);
 

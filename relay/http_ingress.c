@@ -4,7 +4,8 @@
  * request is authenticated and mapped, so every rejection leaves Redis
  * unchanged. The only Redis write is queue_accept, one atomic script: it
  * either runs whole or not at all, so a Redis failure answers 503 with
- * nothing half-written. A record that came without contact_id first reads
+ * nothing half-written. The script goes through the group commit thread
+ * (queue_group.c), which sends many requests' scripts per round trip. A record that came without contact_id first reads
  * its identity link (queue_xref_resolve, one GET); records that carry
  * contact_id, the usual case, pay no extra round trip. Buffers live in the
  * per-thread state, not on civetweb's small thread stacks. Bodies and
@@ -32,17 +33,18 @@
 
 struct http_ingress_thread *http_ingress_thread_create(const struct http_ingress *ing)
 {
+    (void)ing;
     struct http_ingress_thread *t = relay_calloc(1, sizeof(*t));
     if (t == NULL) {
         return NULL;
     }
+    t->call = queue_accept_call_new();
+    if (t->call == NULL) {
+        relay_free(t);
+        return NULL;
+    }
     relay_buf_init(&t->body);
     relay_buf_init(&t->out);
-    struct relay_error err = {0};
-    t->queue = queue_open(ing->qconf, &err);
-    if (t->queue == NULL) {
-        log_warn("cannot open the queue (will retry per request): %s", err.msg);
-    }
     return t;
 }
 
@@ -52,6 +54,7 @@ void http_ingress_thread_destroy(struct http_ingress_thread *t)
         return;
     }
     queue_close(t->queue);
+    queue_accept_call_free(t->call);
     relay_buf_fini(&t->body);
     relay_buf_fini(&t->out);
     relay_free(t->digests);
@@ -284,25 +287,14 @@ static int resolve_contact(const struct http_ingress *ing, struct http_ingress_t
     return -1;
 }
 
-/* queue_accept on the thread's connection, retried once as above. The
- * retry is safe: the script is atomic and dedupes on the delivery, so if
- * the first attempt did run the retry answers duplicate. */
+/* queue_accept through the group commit thread, which retries a quick
+ * failure once itself (see queue_group.c). */
 static int enqueue(const struct http_ingress *ing, struct http_ingress_thread *t,
                    struct relay_event *ev, enum queue_verdict *verdict, unsigned *queued,
                    struct relay_error *err)
 {
     unsigned route = relay_route(ev->source, ing->enabled_mask);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int64_t start = now_ms(CLOCK_MONOTONIC);
-        struct queue *q = http_ingress_queue_get(ing, t, err);
-        if (q != NULL && queue_accept(q, ev, t->digest_ptrs, route, verdict, queued, err) == 0) {
-            return 0;
-        }
-        if (!is_quick_failure(ing, start, err)) {
-            break;
-        }
-    }
-    return -1;
+    return queue_group_accept(ing->group, t->call, ev, t->digest_ptrs, route, verdict, queued, err);
 }
 
 /* Authenticated body -> event -> queue_accept; fills a. ev_out keeps the

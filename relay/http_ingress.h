@@ -4,8 +4,8 @@
  *
  * struct http_ingress is shared read-only by every civetweb thread; a
  * struct http_ingress_thread is one civetweb thread's own state (its Redis
- * connection and scratch buffers, on the heap: civetweb threads have small
- * stacks). */
+ * connection for readyz and link lookups, and scratch buffers, on the
+ * heap: civetweb threads have small stacks). */
 #ifndef RELAY_RELAY_HTTP_INGRESS_H
 #define RELAY_RELAY_HTTP_INGRESS_H
 
@@ -18,19 +18,23 @@
 struct mg_connection;
 struct mapping;
 struct queue;
+struct queue_accept_call;
 struct queue_conf;
+struct queue_group;
 struct webhook_auth;
 
 struct http_ingress {
     const struct mapping *mapping;   /* borrowed */
     const struct webhook_auth *auth; /* borrowed */
     const struct queue_conf *qconf;  /* borrowed */
+    struct queue_group *group;       /* borrowed: runs every accept script */
     unsigned enabled_mask;           /* RELAY_SINK_BIT of every configured sink */
     size_t body_limit_bytes;
 };
 
 struct http_ingress_thread {
-    struct queue *queue;                     /* owned; NULL until Redis could be reached */
+    struct queue *queue;                     /* owned; opened on first use (readyz, links) */
+    struct queue_accept_call *call;          /* owned; this thread's accept buffers */
     struct relay_buf body;                   /* the request body being handled */
     struct relay_buf out;                    /* the answer being written */
     char (*digests)[RELAY_EVENT_ID_LEN + 1]; /* owned, digest_cap entries */
@@ -38,8 +42,8 @@ struct http_ingress_thread {
     size_t digest_cap;
 };
 
-/* Allocates a thread's state and tries to connect to Redis (a failure is
- * logged and retried on the next request). NULL on ENOMEM. */
+/* Allocates a thread's state; its own Redis handle is opened on first use.
+ * NULL on ENOMEM. */
 struct http_ingress_thread *http_ingress_thread_create(const struct http_ingress *ing);
 void http_ingress_thread_destroy(struct http_ingress_thread *t); /* NULL is a no-op */
 

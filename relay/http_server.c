@@ -34,6 +34,7 @@ struct http_server {
     struct mg_context *ctx;
     struct webhook_auth *auth; /* owned */
     struct http_ingress ingress;
+    struct queue_group *group; /* owned */
     bool has_tls;
 };
 
@@ -352,7 +353,12 @@ struct http_server *http_server_start(const struct relay_config *conf,
     if (s->auth == NULL) {
         goto fail;
     }
+    s->group = queue_group_start(qconf, err);
+    if (s->group == NULL) {
+        goto fail;
+    }
     s->ingress = (struct http_ingress){
+        .group = s->group,
         .mapping = mapping,
         .auth = s->auth,
         .qconf = qconf,
@@ -375,6 +381,7 @@ struct http_server *http_server_start(const struct relay_config *conf,
     }
     return s;
 fail:
+    queue_group_stop(s->group);
     webhook_auth_destroy(s->auth);
     relay_free(s);
     return NULL;
@@ -387,6 +394,7 @@ void http_server_stop(struct http_server *s)
     }
     mg_stop(s->ctx);
     mg_exit_library();
+    queue_group_stop(s->group); /* after civetweb: no request is left to queue */
     webhook_auth_destroy(s->auth);
     relay_free(s);
 }

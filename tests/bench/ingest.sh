@@ -24,7 +24,7 @@ lib_init
 # REDIS_UNIX=1: the relay talks to Redis over a Unix socket (as
 # deploy/run-local.sh does) instead of loopback TCP.
 start_redis --appendonly yes --appendfsync everysec --unixsocket "$TEST_TMP/redis.sock" \
-    --unixsocketperm 700
+    --unixsocketperm 700 ${REDIS_EXTRA:-}
 [ -n "${REDIS_UNIX:-}" ] && REDIS_URL="unix://$TEST_TMP/redis.sock"
 HTTP_PORT=$(free_port)
 CONF="$TEST_TMP/relay.yaml"
@@ -63,7 +63,7 @@ wait_for curl -sf "http://127.0.0.1:$HTTP_PORT/healthz"
 # BENCH_PERF=FILE: record a CPU profile of the relay during the run.
 PERF_PID=""
 if [ -n "${BENCH_PERF:-}" ]; then
-    perf record -F 199 --call-graph dwarf,16384 -p "$RELAY_PID" -o "$BENCH_PERF" -- sleep "$DURATION" 2>/dev/null &
+    perf record -F ${BENCH_PERF_HZ:-199} --call-graph dwarf,16384 -p "$RELAY_PID" -o "$BENCH_PERF" -- sleep "$DURATION" 2>/dev/null &
     PERF_PID=$!
 fi
 # CPU seconds (user + system) a process has used so far.

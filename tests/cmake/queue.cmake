@@ -3,7 +3,7 @@
 # the launcher add_test puts in front of an executable target), which starts
 # a private server and exports SYNCRELAY_TEST_REDIS_URL. Without that
 # variable the tests fail rather than skip.
-foreach(t test_queue test_queue_admin test_queue_xref)
+foreach(t test_queue test_queue_admin test_queue_xref test_queue_group)
     relay_unit_test(${t} ${CMAKE_SOURCE_DIR}/tests/unit/${t}.c relay_queue)
     set_target_properties(${t} PROPERTIES
         CROSSCOMPILING_EMULATOR "bash;${CMAKE_SOURCE_DIR}/tests/with-redis.sh")
