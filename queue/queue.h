@@ -73,8 +73,8 @@ int queue_accept(struct queue *q, struct relay_event *ev, const char *const *dig
  * starts the thread; queue_group_stop answers what is queued, then stops.
  * queue_group_accept is queue_accept through that thread: thread-safe,
  * given a struct queue_accept_call per calling thread (its reusable
- * buffers), and blocking until the answer, at most two redis.timeout_ms
- * (the batch ahead of it, then its own). */
+ * buffers), and blocking until the answer: about one redis.timeout_ms at
+ * most (see queue_group.c). */
 struct queue_group;
 struct queue_accept_call;
 struct queue_group *queue_group_start(const struct queue_conf *conf, struct relay_error *err);

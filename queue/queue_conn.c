@@ -198,6 +198,13 @@ int queue_conn_ensure(struct queue *q, struct relay_error *err)
     return 0;
 }
 
+void queue_conn_hold(struct queue *q, const char *why)
+{
+    snprintf(q->last_error, sizeof(q->last_error), "%s", why);
+    q->backoff_ms = q->backoff_ms ? q->backoff_ms : QUEUE_BACKOFF_MIN_MS;
+    q->next_connect_ms = queue_mono_ms() + q->backoff_ms;
+}
+
 /* Sends argv[first..argc) and classifies the answer. */
 static redisReply *run_from(struct queue *q, size_t first, const char *what,
                             struct relay_error *err)

@@ -16,8 +16,10 @@
  * closed connection, and a script it did run is found by the caller's
  * next try as a duplicate). A break that came quickly (an idle connection
  * Redis closed on restart) is retried once on a new connection, as
- * queue_accept's callers do; a slow one (the timeout) is not, so a call
- * waits at most the batch before it plus its own: two redis.timeout_ms.
+ * queue_accept's callers do; a slow one (the timeout) is not, and the
+ * calls that queued up behind it fail at once (the handle holds off
+ * reconnecting for the first backoff step), so no call waits much more
+ * than one redis.timeout_ms.
  * NOSCRIPT (the script cache was flushed) loads the script and sends
  * those calls once more. */
 #include "queue/queue_internal.h"
@@ -102,7 +104,13 @@ static void run_batch(struct queue_group *g, struct queue_accept_call *batch)
             }
             continue; /* send the NOSCRIPT ones again */
         }
-        if (err.code != RELAY_EIO || queue_mono_ms() - start > (int64_t)quick_ms) {
+        if (err.code != RELAY_EIO) {
+            break;
+        }
+        if (queue_mono_ms() - start > (int64_t)quick_ms) {
+            /* The calls queued meanwhile have waited this long already:
+             * they fail at once rather than wait a new connection too. */
+            queue_conn_hold(g->q, err.msg);
             break;
         }
     }

@@ -102,6 +102,10 @@ int queue_args_adds(struct queue *q, const char *s, struct relay_error *err);
 /* Connects when needed (respecting the backoff). 0 or -1 with RELAY_EIO. */
 int queue_conn_ensure(struct queue *q, struct relay_error *err);
 
+/* After a slow failure: no new connection for one backoff step, so the
+ * calls meanwhile fail at once with why (then the usual backoff). */
+void queue_conn_hold(struct queue *q, const char *why);
+
 /* Runs the command in the scratch argument vector. Returns the reply (the
  * caller frees it with freeReplyObject) or NULL with err: RELAY_EIO when
  * the connection broke (the context is dropped and reopened by a later

@@ -302,10 +302,10 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["record"]["update
 d["record"]["jobTitle"]="Engineer"; open(sys.argv[2],"w").write(json.dumps(d))' \
     "$FIX/twenty/person.updated.json" "$TEST_TMP/later.json"
 DEPTH=$(llen postgres)
-# The bound on a 503: a fast failure is retried once (within a quarter of
-# redis.timeout_ms), then one slow attempt may wait a reconnect and the
-# command, timeout_ms each: 2.25 s here, plus a margin for a loaded
-# sanitizer build; well inside the senders' 5 s.
+# The bound on a 503: the enqueue thread retries a fast failure once
+# (within a quarter of redis.timeout_ms), then one slow attempt may wait a
+# reconnect and the command, timeout_ms each: 2.25 s here, plus a margin
+# for a loaded sanitizer build; well inside the senders' 5 s.
 LIMIT_MS=3000
 rc CLIENT PAUSE 2500 ALL >/dev/null
 START=$(date +%s%N)

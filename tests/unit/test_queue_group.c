@@ -2,7 +2,8 @@
  * (tests/with-redis.sh): many threads' accept scripts through one
  * connection give each caller its own verdict, exactly as queue_accept
  * does; a bad event fails before Redis; a flushed script cache, a killed
- * connection and an unreachable Redis are each handled. Runs under TSan. */
+ * connection, a paused and an unreachable Redis are each handled. Runs
+ * under TSan. */
 #include "test_queue_util.h"
 
 #include <pthread.h>
@@ -174,6 +175,65 @@ static void flushed_scripts_and_killed_connection(void **state)
     tq_close(t);
 }
 
+struct one_call {
+    struct queue_group *g;
+    int rc;
+    struct relay_error err;
+};
+
+static void *accept_one(void *arg)
+{
+    struct one_call *o = arg;
+    struct queue_accept_call *c = queue_accept_call_new();
+    enum queue_verdict v;
+    struct relay_event *ev = tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, "P1", TS1, "p1",
+                                      "job_title", "\"CTO\"", NULL);
+    o->rc = group_accept(o->g, c, ev, &v, &o->err);
+    relay_event_destroy(ev);
+    queue_accept_call_free(c);
+    return NULL;
+}
+
+/* Redis paused: the batch in flight times out, the call queued behind it
+ * fails at once instead of waiting a new connection, neither script runs
+ * once Redis resumes, and the next call after it succeeds. */
+static void slow_redis_fails_the_queued_call_at_once(void **state)
+{
+    (void)state;
+    struct tq *t = tq_open();
+    struct queue_conf conf = {.url = tq_url(), .prefix = t->prefix, .timeout_ms = 200};
+    struct relay_error err = {0};
+    struct queue_group *g = queue_group_start(&conf, &err);
+    assert_non_null(g);
+    struct one_call first = {.g = g}, second = {.g = g};
+    accept_one(&first); /* connected, one accepted */
+    assert_int_equal(first.rc, 0);
+    freeReplyObject(tq_cmd(t, "CLIENT PAUSE 1000 ALL"));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, accept_one, &first), 0);
+    usleep(50 * 1000); /* the first call's batch is in flight */
+    accept_one(&second);
+    pthread_join(th, NULL);
+    assert_int_equal(first.rc, -1);
+    assert_int_equal(first.err.code, RELAY_EIO);
+    assert_int_equal(second.rc, -1);
+    assert_int_equal(second.err.code, RELAY_EIO);
+    assert_non_null(strstr(second.err.msg, "next attempt"));
+    usleep(1100 * 1000); /* the pause is over */
+    struct queue_accept_call *c = queue_accept_call_new();
+    enum queue_verdict v;
+    struct relay_event *ev = tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, "P2", TS1, "p2",
+                                      "job_title", "\"CTO\"", NULL);
+    assert_int_equal(group_accept(g, c, ev, &v, &err), 0);
+    assert_int_equal(v, QUEUE_ACCEPTED);
+    relay_event_destroy(ev);
+    assert_int_equal(tq_stat(t, "accepted"), 2);
+    assert_int_equal(tq_stat(t, "duplicate"), 0);
+    queue_accept_call_free(c);
+    queue_group_stop(g);
+    tq_close(t);
+}
+
 /* Nobody listens: the call fails with RELAY_EIO, and again at once while
  * the reconnect backoff runs. */
 static void unreachable_redis_fails(void **state)
@@ -202,6 +262,7 @@ int main(void)
         cmocka_unit_test(verdict_and_narrowing),
         cmocka_unit_test(bad_event_touches_nothing),
         cmocka_unit_test(flushed_scripts_and_killed_connection),
+        cmocka_unit_test(slow_redis_fails_the_queued_call_at_once),
         cmocka_unit_test(unreachable_redis_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
