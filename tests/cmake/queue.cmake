@@ -14,3 +14,7 @@ endforeach()
 #   tests/with-redis.sh build/tests/test_queue_bench [threads] [events per thread]
 add_executable(test_queue_bench ${CMAKE_SOURCE_DIR}/tests/unit/test_queue_bench.c)
 target_link_libraries(test_queue_bench PRIVATE relay_queue ${CMOCKA_LIB})
+
+# The Redis half of ingest on its own, run by hand: tests/bench/accept_redis.sh.
+add_executable(accept_redis ${CMAKE_SOURCE_DIR}/tests/bench/accept_redis.c)
+target_link_libraries(accept_redis PRIVATE relay_mappers relay_queue)
