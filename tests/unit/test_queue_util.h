@@ -154,20 +154,30 @@ static inline void tq_digest(const json_t *v, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The digests of ev's changed fields, as queue_accept wants them. */
+struct tq_digests {
+    char digests[64][17];
+    const char *ptrs[64];
+};
+
+static inline const char *const *tq_digests_of(const struct relay_event *ev, struct tq_digests *d)
+{
+    size_t n = json_array_size(ev->changed);
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(ev->changed, i));
+        tq_digest(json_object_get(ev->fields, name), d->digests[i]);
+        d->ptrs[i] = d->digests[i];
+    }
+    return d->ptrs;
+}
+
 /* queue_accept with digests computed from ev->fields. */
 static inline int tq_accept(struct tq *t, struct relay_event *ev, unsigned mask,
                             enum queue_verdict *verdict, unsigned *queued, struct relay_error *err)
 {
-    size_t n = json_array_size(ev->changed);
-    char digests[64][17];
-    const char *ptrs[64];
-    assert_true(n <= 64);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = json_string_value(json_array_get(ev->changed, i));
-        tq_digest(json_object_get(ev->fields, name), digests[i]);
-        ptrs[i] = digests[i];
-    }
-    return queue_accept(t->q, ev, ptrs, mask, verdict, queued, err);
+    struct tq_digests d;
+    return queue_accept(t->q, ev, tq_digests_of(ev, &d), mask, verdict, queued, err);
 }
 
 /* The changed array of ev as compact JSON text, into out. */
