@@ -3,8 +3,8 @@
 # ASan+UBSan), and runs every test against a real redis-server and
 # PostgreSQL on loopback; in between runs every libFuzzer target for
 # SYNCRELAY_FUZZ_SECONDS (60 when CI=true); then builds the tests labelled
-# tsan (the unit tests of queue/ and workers/) under ThreadSanitizer and
-# runs them. No test skips for a missing server: this script installs them.
+# tsan (the unit tests of queue/ and workers/, and the scenarios whose
+# threads share state) under ThreadSanitizer and runs them. No test skips for a missing server: this script installs them.
 # SYNCRELAY_SKIP_SANITIZE=1 skips the ASan+UBSan and TSan stages.
 # Usage: tests/run.sh [ctest args...]
 set -euo pipefail

@@ -1,7 +1,9 @@
 /* The Twenty rate bucket with an injected clock: burst, refill, the
- * sliding-window guarantee, and the 429 pause. */
+ * sliding-window guarantee, the 429 pause, and several threads sharing one
+ * bucket (under TSan in CI). */
 #include "workers/sinks/twenty_rate.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +122,48 @@ static void shared_bucket_is_one(void **state)
     assert_true(twenty_rate_now_ms() > 0);
 }
 
+#define RACERS 4
+
+struct racer {
+    struct twenty_rate *r;
+    int taken;
+    struct twenty_rate *shared;
+};
+
+static void *race(void *arg)
+{
+    struct racer *x = arg;
+    for (int i = 0; i < 1000; i++) {
+        x->taken += twenty_rate_take(x->r, 0, NULL);
+        (void)twenty_rate_wait_n_ms(x->r, 0, 2);
+    }
+    x->shared = twenty_rate_shared(70);
+    return NULL;
+}
+
+/* Worker threads take from one bucket at once: together they get exactly
+ * its burst, and they all find the same process-wide bucket. */
+static void threads_share_one_bucket(void **state)
+{
+    (void)state;
+    struct twenty_rate *r = twenty_rate_create(100, 0); /* burst 10 */
+    pthread_t th[RACERS];
+    struct racer x[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        x[i] = (struct racer){.r = r};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &x[i]), 0);
+    }
+    int taken = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        taken += x[i].taken;
+        assert_non_null(x[i].shared);
+        assert_ptr_equal(x[i].shared, x[0].shared);
+    }
+    assert_int_equal(taken, 10);
+    twenty_rate_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +174,7 @@ int main(void)
         cmocka_unit_test(waiting_for_several_tokens),
         cmocka_unit_test(tiny_limit_still_paces),
         cmocka_unit_test(shared_bucket_is_one),
+        cmocka_unit_test(threads_share_one_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
