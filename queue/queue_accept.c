@@ -105,14 +105,14 @@ static int check_event(const struct relay_event *ev, const char *const *digests,
     return 0;
 }
 
-static int build_keys(struct queue_accept_call *c, const char *prefix,
-                      const struct relay_event *ev, unsigned route_mask, struct relay_error *err)
+static int build_keys(struct queue_accept_call *c, const char *prefix, const struct relay_event *ev,
+                      unsigned route_mask, struct relay_error *err)
 {
     const char *delivery = ev->delivery[0] != '\0' ? ev->delivery : ev->id;
-    if (queue_key(c->seen, sizeof(c->seen), prefix, "seen", relay_source_name(ev->source),
-                  delivery, err) != 0 ||
-        queue_key(c->contact, sizeof(c->contact), prefix, "contact", ev->contact_id, NULL,
+    if (queue_key(c->seen, sizeof(c->seen), prefix, "seen", relay_source_name(ev->source), delivery,
                   err) != 0 ||
+        queue_key(c->contact, sizeof(c->contact), prefix, "contact", ev->contact_id, NULL, err) !=
+            0 ||
         queue_key(c->stats, sizeof(c->stats), prefix, "stats", NULL, NULL, err) != 0) {
         return -1;
     }
@@ -279,7 +279,8 @@ int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsign
         encode_envelope(c, ev, err) != 0) {
         return -1;
     }
-    snprintf(c->ttl, sizeof(c->ttl), "%u", dedupe_ttl_s ? dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
+    snprintf(c->ttl, sizeof(c->ttl), "%u",
+             dedupe_ttl_s ? dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
     if (fill_args(c, ev, digests, err) != 0) {
         return -1;
     }

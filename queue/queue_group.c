@@ -62,7 +62,8 @@ static int send_batch(struct queue *q, struct queue_accept_call *batch, bool *no
         return -1;
     }
     for (struct queue_accept_call *c = batch; c != NULL; c = c->next) {
-        if (c->reply == NULL && redisAppendFormattedCommand(q->ctx, c->cmd, c->cmd_len) != REDIS_OK) {
+        if (c->reply == NULL &&
+            redisAppendFormattedCommand(q->ctx, c->cmd, c->cmd_len) != REDIS_OK) {
             relay_error_set(err, RELAY_ENOMEM, "redis accept: out of memory");
             goto broken;
         }
@@ -203,8 +204,8 @@ void queue_group_stop(struct queue_group *g)
 }
 
 int queue_group_accept(struct queue_group *g, struct queue_accept_call *c, struct relay_event *ev,
-                       const char *const *digests, unsigned route_mask,
-                       enum queue_verdict *verdict, unsigned *queued_mask, struct relay_error *err)
+                       const char *const *digests, unsigned route_mask, enum queue_verdict *verdict,
+                       unsigned *queued_mask, struct relay_error *err)
 {
     *queued_mask = 0;
     if (queue_accept_prepare(c, g->prefix, g->dedupe_ttl_s, ev, digests, route_mask, err) != 0) {

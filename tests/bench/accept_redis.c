@@ -64,9 +64,9 @@ static int accept_one(struct job *j, struct queue_accept_call *call, const char 
     unsigned queued = 0;
     unsigned route = RELAY_SINK_BIT(RELAY_SINK_SQLITE) | RELAY_SINK_BIT(RELAY_SINK_BIGQUERY) |
                      RELAY_SINK_BIT(RELAY_SINK_TWENTY);
-    int rc = n <= MAX_CHANGED ? queue_group_accept(j->group, call, ev, ptrs, route, &verdict,
-                                                   &queued, &err)
-                              : -1;
+    int rc = n <= MAX_CHANGED
+                 ? queue_group_accept(j->group, call, ev, ptrs, route, &verdict, &queued, &err)
+                 : -1;
     if (rc != 0) {
         fprintf(stderr, "accept: %s\n", err.msg);
     }
@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 {
     const char *url = getenv("SYNCRELAY_TEST_REDIS_URL");
     if (argc != 4 || url == NULL) {
-        fprintf(stderr, "usage: SYNCRELAY_TEST_REDIS_URL=... accept_redis FIXTURE EVENTS THREADS\n");
+        fprintf(stderr,
+                "usage: SYNCRELAY_TEST_REDIS_URL=... accept_redis FIXTURE EVENTS THREADS\n");
         return 2;
     }
     int events = atoi(argv[2]), threads = atoi(argv[3]);
@@ -116,8 +117,11 @@ int main(int argc, char **argv)
     struct job jobs[64];
     double start = now_s();
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (struct job){.mapping = mapping, .group = group, .doc = json_deep_copy(doc),
-                               .thread = t, .events = events / threads};
+        jobs[t] = (struct job){.mapping = mapping,
+                               .group = group,
+                               .doc = json_deep_copy(doc),
+                               .thread = t,
+                               .events = events / threads};
         pthread_create(&th[t], NULL, run, &jobs[t]);
     }
     int accepted = 0;

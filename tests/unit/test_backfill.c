@@ -15,9 +15,10 @@
 
 #include <cmocka.h>
 
+#include "test_mapping_util.h"
+
 #include <string.h>
 
-static struct mapping *mapping;
 
 static json_t *parse(const char *text)
 {
@@ -200,18 +201,8 @@ static void test_progress_format(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
     relay_mem_init();
-    struct relay_error err = {0};
-    mapping = mapping_load(NULL, &err);
-    return mapping != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mapping_destroy(mapping);
-    return 0;
+    return mapping_setup(state);
 }
 
 int main(void)
@@ -223,5 +214,5 @@ int main(void)
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_progress_format),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, mapping_teardown);
 }

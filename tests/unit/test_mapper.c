@@ -11,12 +11,13 @@
 
 #include <cmocka.h>
 
+#include "test_mapping_util.h"
+
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct mapping *mapping;
 
 static char *read_fixture(const char *name, size_t *len)
 {
@@ -441,38 +442,6 @@ static void supabase_delete(void **state)
     relay_event_destroy(ev);
 }
 
-/* The 30 canonical names in contact.md's table order. */
-static const char *const canonical_names[30] = {"contact_id",
-                                                "twenty_id",
-                                                "supabase_id",
-                                                "full_name",
-                                                "display_name",
-                                                "name_prefix",
-                                                "first_name",
-                                                "middle_name",
-                                                "last_name",
-                                                "name_suffix",
-                                                "nickname",
-                                                "phonetic_name",
-                                                "company",
-                                                "job_title",
-                                                "department",
-                                                "relationship_type",
-                                                "relationship_strength",
-                                                "social_network",
-                                                "tags",
-                                                "created_at",
-                                                "updated_at",
-                                                "deleted_at",
-                                                "llm_summary",
-                                                "llm_context",
-                                                "ai_insights",
-                                                "communication_stats",
-                                                "llm_updated_at",
-                                                "sync_metadata",
-                                                "emails",
-                                                "phones"};
-
 static bool in_list(const char *name, const char *const *list)
 {
     for (; *list != NULL; list++) {
@@ -492,7 +461,7 @@ static void assert_sql_row(const json_t *row, const char *sys, const char *const
     json_t *want = parse(MAPPED_FIELDS);
     json_t *extra = parse(MAPPED_EXTRA);
     for (size_t i = 0; i < 30; i++) {
-        const char *name = canonical_names[i];
+        const char *name = contact_field_name(i);
         const char *column = name;
         if (strcmp(name, "supabase_id") == 0 && strcmp(sys, "postgres") == 0) {
             column = "id"; /* the supabase_id is Postgres's own primary key */
@@ -641,24 +610,6 @@ static void to_canonical_is_identity(void **state)
     json_decref(want);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    struct relay_error err = {0};
-    mapping = mapping_load(NULL, &err);
-    if (mapping == NULL) {
-        fprintf(stderr, "mapping_load: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mapping_destroy(mapping);
-    return 0;
-}
 
 int main(void)
 {
@@ -679,5 +630,5 @@ int main(void)
         cmocka_unit_test(to_twenty_name_part),
         cmocka_unit_test(to_canonical_is_identity),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mapping_setup, mapping_teardown);
 }

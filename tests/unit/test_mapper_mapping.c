@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "test_mapping_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,37 +83,6 @@ static void expect_load_error(const char *find, const char *replace, const char 
     }
 }
 
-static const char *const table_order[30] = {"contact_id",
-                                            "twenty_id",
-                                            "supabase_id",
-                                            "full_name",
-                                            "display_name",
-                                            "name_prefix",
-                                            "first_name",
-                                            "middle_name",
-                                            "last_name",
-                                            "name_suffix",
-                                            "nickname",
-                                            "phonetic_name",
-                                            "company",
-                                            "job_title",
-                                            "department",
-                                            "relationship_type",
-                                            "relationship_strength",
-                                            "social_network",
-                                            "tags",
-                                            "created_at",
-                                            "updated_at",
-                                            "deleted_at",
-                                            "llm_summary",
-                                            "llm_context",
-                                            "ai_insights",
-                                            "communication_stats",
-                                            "llm_updated_at",
-                                            "sync_metadata",
-                                            "emails",
-                                            "phones"};
-
 static void default_has_the_30_fields(void **state)
 {
     (void)state;
@@ -124,9 +95,9 @@ static void default_has_the_30_fields(void **state)
     assert_int_equal(mapping_field_count(m), 30);
     for (size_t i = 0; i < 30; i++) {
         const struct mapping_field *f = mapping_field_at(m, i);
-        assert_string_equal(f->name, table_order[i]);
+        assert_string_equal(f->name, contact_field_name(i));
         assert_string_equal(f->column[MAPPER_SYS_CANONICAL], f->name);
-        assert_true(f == mapping_field_find(m, table_order[i]));
+        assert_true(f == mapping_field_find(m, contact_field_name(i)));
         bool is_id = i < 3;
         assert_int_equal(f->is_identity, is_id);
         assert_int_equal(f->is_syncrelay_owned, strcmp(f->name, "sync_metadata") == 0);

@@ -11,12 +11,13 @@
 
 #include <cmocka.h>
 
+#include "test_mapping_util.h"
+
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct mapping *mapping;
 
 struct result {
     int rc;
@@ -432,20 +433,6 @@ static void digest_is_order_independent(void **state)
     json_decref(z);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    struct relay_error err = {0};
-    mapping = mapping_load(NULL, &err);
-    return mapping != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mapping_destroy(mapping);
-    return 0;
-}
 
 int main(void)
 {
@@ -469,5 +456,5 @@ int main(void)
         cmocka_unit_test(supabase_delete_soft),
         cmocka_unit_test(digest_is_order_independent),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mapping_setup, mapping_teardown);
 }

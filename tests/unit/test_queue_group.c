@@ -59,8 +59,8 @@ static int group_accept(struct queue_group *g, struct queue_accept_call *c, stru
 static int accept_title(struct queue_group *g, struct queue_accept_call *c, const char *contact,
                         const char *delivery, enum queue_verdict *verdict, struct relay_error *err)
 {
-    struct relay_event *ev = tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, contact, TS1,
-                                      delivery, "job_title", "\"CTO\"", NULL);
+    struct relay_event *ev = tq_event(RELAY_SOURCE_TWENTY, RELAY_OP_UPSERT, contact, TS1, delivery,
+                                      "job_title", "\"CTO\"", NULL);
     return group_accept(g, c, ev, verdict, err);
 }
 
@@ -123,12 +123,12 @@ static void verdict_and_narrowing(void **state)
                                       "job_title", "\"CTO\"", NULL);
     assert_int_equal(group_accept(x.g, x.c, ev, &v, &err), 0);
     assert_int_equal(v, QUEUE_ACCEPTED);
-    ev = tq_event(RELAY_SOURCE_SUPABASE, RELAY_OP_UPSERT, "N1", TS1, "n2", "job_title",
-                  "\"CEO\"", "city", "\"Oslo\"", NULL);
+    ev = tq_event(RELAY_SOURCE_SUPABASE, RELAY_OP_UPSERT, "N1", TS1, "n2", "job_title", "\"CEO\"",
+                  "city", "\"Oslo\"", NULL);
     struct tq_digests d;
     unsigned queued = 0;
-    assert_int_equal(
-        queue_group_accept(x.g, x.c, ev, tq_digests_of(ev, &d), PG, &v, &queued, &err), 0);
+    assert_int_equal(queue_group_accept(x.g, x.c, ev, tq_digests_of(ev, &d), PG, &v, &queued, &err),
+                     0);
     assert_int_equal(v, QUEUE_ACCEPTED);
     assert_int_equal(queued, PG);
     char changed[128];

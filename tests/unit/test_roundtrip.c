@@ -22,11 +22,12 @@
 
 #include <cmocka.h>
 
+#include "test_mapping_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct mapping *mapping;
 static uint64_t rng_state;
 
 /* xorshift64*: small, deterministic, good enough for test data. */
@@ -355,25 +356,11 @@ static void every_system_round_trips(void **state)
     assert_true(total < 1000 || phones > 1000);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    struct relay_error err = {0};
-    mapping = mapping_load(NULL, &err);
-    return mapping != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mapping_destroy(mapping);
-    return 0;
-}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_system_round_trips),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mapping_setup, mapping_teardown);
 }
