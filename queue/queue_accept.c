@@ -271,16 +271,16 @@ static int fill_args(struct queue_accept_call *c, const struct relay_event *ev,
     return 0;
 }
 
-int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsigned dedupe_ttl_s,
+int queue_accept_prepare(struct queue_accept_call *c, const struct queue *q,
                          const struct relay_event *ev, const char *const *digests,
                          unsigned route_mask, struct relay_error *err)
 {
-    if (check_event(ev, digests, err) != 0 || build_keys(c, prefix, ev, route_mask, err) != 0 ||
+    if (check_event(ev, digests, err) != 0 || build_keys(c, q->prefix, ev, route_mask, err) != 0 ||
         encode_envelope(c, ev, err) != 0) {
         return -1;
     }
     snprintf(c->ttl, sizeof(c->ttl), "%u",
-             dedupe_ttl_s ? dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
+             q->dedupe_ttl_s ? q->dedupe_ttl_s : QUEUE_DEFAULT_DEDUPE_TTL_S);
     if (fill_args(c, ev, digests, err) != 0) {
         return -1;
     }
@@ -292,7 +292,65 @@ int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsign
         return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
     }
     c->cmd_len = (size_t)len;
+    c->reply = NULL;
+    c->next = NULL;
     return 0;
+}
+
+/* One pipelined round trip of every call without a reply; *noscript is set
+ * when some answered NOSCRIPT (they stay without a reply). */
+static int pipeline(struct queue *q, struct queue_accept_call *calls, bool *noscript,
+                    struct relay_error *err)
+{
+    if (queue_conn_ensure(q, err) != 0) {
+        return -1;
+    }
+    for (struct queue_accept_call *c = calls; c != NULL; c = c->next) {
+        if (c->reply == NULL &&
+            redisAppendFormattedCommand(q->ctx, c->cmd, c->cmd_len) != REDIS_OK) {
+            relay_error_set(err, RELAY_ENOMEM, "redis accept: out of memory");
+            queue_conn_drop(q);
+            return -1;
+        }
+    }
+    for (struct queue_accept_call *c = calls; c != NULL; c = c->next) {
+        redisReply *r = NULL;
+        if (c->reply != NULL) {
+            continue;
+        }
+        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            relay_error_set(err, RELAY_EIO, "redis accept: %s", q->ctx->errstr);
+            queue_conn_drop(q);
+            return -1;
+        }
+        if (queue_conn_is_noscript(r)) {
+            freeReplyObject(r);
+            *noscript = true;
+        } else {
+            c->reply = r;
+        }
+    }
+    return 0;
+}
+
+int queue_accept_send(struct queue *q, struct queue_accept_call *calls, struct relay_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        bool noscript = false;
+        if (pipeline(q, calls, &noscript, err) != 0) {
+            return -1;
+        }
+        if (!noscript) {
+            return 0;
+        }
+        if (attempt == 1) {
+            return relay_error_set(err, RELAY_EIO,
+                                   "redis accept: the script is missing (NOSCRIPT)");
+        }
+        if (queue_conn_reload(q, QUEUE_SCRIPT_ACCEPT, err) != 0) {
+            return -1;
+        }
+    }
 }
 
 /* Keeps only the changed names at the 1-based positions the script named. */
@@ -315,11 +373,11 @@ static int narrow_changed(struct relay_event *ev, const redisReply *r, struct re
     return 0;
 }
 
-int queue_accept_finish(const struct queue_accept_call *c, struct relay_event *ev,
-                        const redisReply *r, enum queue_verdict *verdict, unsigned *queued_mask,
-                        struct relay_error *err)
+/* The verdict in r, the script's answer to c. */
+static int read_answer(const struct queue_accept_call *c, struct relay_event *ev,
+                       const redisReply *r, enum queue_verdict *verdict, unsigned *queued_mask,
+                       struct relay_error *err)
 {
-    *queued_mask = 0;
     if (r->type == REDIS_REPLY_ERROR) {
         return relay_error_set(err, RELAY_EIO, "redis accept: %.160s", r->str);
     }
@@ -339,6 +397,16 @@ int queue_accept_finish(const struct queue_accept_call *c, struct relay_event *e
     return narrow_changed(ev, r, err);
 }
 
+int queue_accept_finish(struct queue_accept_call *c, struct relay_event *ev,
+                        enum queue_verdict *verdict, unsigned *queued_mask, struct relay_error *err)
+{
+    *queued_mask = 0;
+    int rc = read_answer(c, ev, c->reply, verdict, queued_mask, err);
+    freeReplyObject(c->reply);
+    c->reply = NULL;
+    return rc;
+}
+
 int queue_accept(struct queue *q, struct relay_event *ev, const char *const *digests,
                  unsigned route_mask, enum queue_verdict *verdict, unsigned *queued_mask,
                  struct relay_error *err)
@@ -348,14 +416,9 @@ int queue_accept(struct queue *q, struct relay_event *ev, const char *const *dig
         return relay_error_set(err, RELAY_ENOMEM, "accept: out of memory");
     }
     struct queue_accept_call *c = q->accept;
-    if (queue_accept_prepare(c, q->prefix, q->dedupe_ttl_s, ev, digests, route_mask, err) != 0) {
+    if (queue_accept_prepare(c, q, ev, digests, route_mask, err) != 0 ||
+        queue_accept_send(q, c, err) != 0) {
         return -1;
     }
-    redisReply *r = queue_conn_formatted(q, QUEUE_SCRIPT_ACCEPT, c->cmd, c->cmd_len, err);
-    if (r == NULL) {
-        return -1;
-    }
-    int rc = queue_accept_finish(c, ev, r, verdict, queued_mask, err);
-    freeReplyObject(r);
-    return rc;
+    return queue_accept_finish(c, ev, verdict, queued_mask, err);
 }

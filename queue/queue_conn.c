@@ -66,7 +66,7 @@ int queue_args_adds(struct queue *q, const char *s, struct relay_error *err)
     return queue_args_add(q, s, strlen(s), err);
 }
 
-static void drop_context(struct queue *q)
+void queue_conn_drop(struct queue *q)
 {
     redisFree(q->ctx);
     q->ctx = NULL;
@@ -216,7 +216,7 @@ static redisReply *run_from(struct queue *q, size_t first, const char *what,
         redisCommandArgv(q->ctx, (int)(q->argc - first), q->argv + first, q->argvlen + first);
     if (r == NULL) {
         relay_error_set(err, RELAY_EIO, "redis %s: %s", what, q->ctx->errstr);
-        drop_context(q); /* hiredis: a context with err set cannot be reused */
+        queue_conn_drop(q); /* hiredis: a context with err set cannot be reused */
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -279,7 +279,7 @@ int queue_conn_reload(struct queue *q, enum queue_script s, struct relay_error *
     redisReply *r = redisCommandArgv(q->ctx, 3, load, NULL);
     if (r == NULL) {
         relay_error_set(err, RELAY_EIO, "redis SCRIPT LOAD: %s", q->ctx->errstr);
-        drop_context(q);
+        queue_conn_drop(q);
         return -1;
     }
     int rc = check_loaded(s, r, err);
@@ -311,30 +311,6 @@ redisReply *queue_conn_script(struct queue *q, enum queue_script s, size_t nkeys
             }
             return r;
         }
-        if (queue_conn_reload(q, s, err) != 0) {
-            return NULL;
-        }
-    }
-}
-
-redisReply *queue_conn_formatted(struct queue *q, enum queue_script s, const char *cmd, size_t len,
-                                 struct relay_error *err)
-{
-    for (int attempt = 0;; attempt++) {
-        redisReply *r = NULL;
-        if (queue_conn_ensure(q, err) != 0) {
-            return NULL;
-        }
-        if (redisAppendFormattedCommand(q->ctx, cmd, len) != REDIS_OK ||
-            redisGetReply(q->ctx, (void **)&r) != REDIS_OK || r == NULL) {
-            relay_error_set(err, RELAY_EIO, "redis %s: %s", queue_script_name(s), q->ctx->errstr);
-            drop_context(q);
-            return NULL;
-        }
-        if (!queue_conn_is_noscript(r) || attempt == 1) {
-            return r;
-        }
-        freeReplyObject(r);
         if (queue_conn_reload(q, s, err) != 0) {
             return NULL;
         }

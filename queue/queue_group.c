@@ -21,7 +21,7 @@
  * reconnecting for the first backoff step), so no call waits much more
  * than one redis.timeout_ms.
  * NOSCRIPT (the script cache was flushed) loads the script and sends
- * those calls once more. */
+ * those calls once more (queue_accept_send, which queue_accept uses too). */
 #include "queue/queue_internal.h"
 #include "relay/mem.h"
 
@@ -30,9 +30,7 @@
 #include <string.h>
 
 struct queue_group {
-    struct queue *q; /* used by the group's thread only, once started */
-    char *prefix;    /* copies for the callers' prepare */
-    unsigned dedupe_ttl_s;
+    struct queue *q; /* the group's thread's; callers read only its prefix and TTL */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -41,69 +39,15 @@ struct queue_group {
     bool stopping;
 };
 
-/* True while some call of the batch has no answer. */
-static bool has_unanswered(const struct queue_accept_call *c)
-{
-    for (; c != NULL; c = c->next) {
-        if (c->reply == NULL) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Writes every unanswered call and reads their answers in order. Returns
- * 0 when every answer came (some may be NOSCRIPT: *noscript is set), or
- * -1 with err when the connection broke (the context is dropped). */
-static int send_batch(struct queue *q, struct queue_accept_call *batch, bool *noscript,
-                      struct relay_error *err)
-{
-    if (queue_conn_ensure(q, err) != 0) {
-        return -1;
-    }
-    for (struct queue_accept_call *c = batch; c != NULL; c = c->next) {
-        if (c->reply == NULL &&
-            redisAppendFormattedCommand(q->ctx, c->cmd, c->cmd_len) != REDIS_OK) {
-            relay_error_set(err, RELAY_ENOMEM, "redis accept: out of memory");
-            goto broken;
-        }
-    }
-    for (struct queue_accept_call *c = batch; c != NULL; c = c->next) {
-        if (c->reply != NULL) {
-            continue;
-        }
-        redisReply *r = NULL;
-        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || r == NULL) {
-            relay_error_set(err, RELAY_EIO, "redis accept: %s", q->ctx->errstr);
-            goto broken;
-        }
-        if (queue_conn_is_noscript(r)) {
-            freeReplyObject(r);
-            *noscript = true;
-            continue;
-        }
-        c->reply = r;
-    }
-    return 0;
-broken:
-    redisFree(q->ctx);
-    q->ctx = NULL;
-    return -1;
-}
-
 /* Runs one batch: every call ends with a reply or an err. */
 static void run_batch(struct queue_group *g, struct queue_accept_call *batch)
 {
     struct relay_error err = {0};
     unsigned quick_ms = g->q->timeout_ms / 4;
-    for (int attempt = 0; attempt < 2 && has_unanswered(batch); attempt++) {
+    for (int attempt = 0; attempt < 2; attempt++) {
         int64_t start = queue_mono_ms();
-        bool noscript = false;
-        if (send_batch(g->q, batch, &noscript, &err) == 0) {
-            if (!noscript || queue_conn_reload(g->q, QUEUE_SCRIPT_ACCEPT, &err) != 0) {
-                break;
-            }
-            continue; /* send the NOSCRIPT ones again */
+        if (queue_accept_send(g->q, batch, &err) == 0) {
+            return;
         }
         if (err.code != RELAY_EIO) {
             break;
@@ -114,9 +58,6 @@ static void run_batch(struct queue_group *g, struct queue_accept_call *batch)
             queue_conn_hold(g->q, err.msg);
             break;
         }
-    }
-    if (err.code == 0) {
-        relay_error_set(&err, RELAY_EIO, "redis accept: the script is missing (NOSCRIPT)");
     }
     for (struct queue_accept_call *c = batch; c != NULL; c = c->next) {
         if (c->reply == NULL) {
@@ -160,16 +101,10 @@ struct queue_group *queue_group_start(const struct queue_conf *conf, struct rela
         return NULL;
     }
     g->q = queue_open(conf, err);
-    g->prefix = g->q != NULL ? relay_strdup(g->q->prefix) : NULL;
-    if (g->prefix == NULL) {
-        if (g->q != NULL) {
-            relay_error_set(err, RELAY_ENOMEM, "queue: out of memory");
-        }
-        queue_close(g->q);
+    if (g->q == NULL) {
         relay_free(g);
         return NULL;
     }
-    g->dedupe_ttl_s = g->q->dedupe_ttl_s;
     g->tail = &g->head;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->work, NULL);
@@ -179,7 +114,6 @@ struct queue_group *queue_group_start(const struct queue_conf *conf, struct rela
         pthread_cond_destroy(&g->work);
         pthread_mutex_destroy(&g->lock);
         queue_close(g->q);
-        relay_free(g->prefix);
         relay_free(g);
         return NULL;
     }
@@ -199,7 +133,6 @@ void queue_group_stop(struct queue_group *g)
     pthread_cond_destroy(&g->work);
     pthread_mutex_destroy(&g->lock);
     queue_close(g->q);
-    relay_free(g->prefix);
     relay_free(g);
 }
 
@@ -208,12 +141,10 @@ int queue_group_accept(struct queue_group *g, struct queue_accept_call *c, struc
                        unsigned *queued_mask, struct relay_error *err)
 {
     *queued_mask = 0;
-    if (queue_accept_prepare(c, g->prefix, g->dedupe_ttl_s, ev, digests, route_mask, err) != 0) {
+    if (queue_accept_prepare(c, g->q, ev, digests, route_mask, err) != 0) {
         return -1;
     }
-    c->reply = NULL;
     c->err = (struct relay_error){0};
-    c->next = NULL;
     pthread_mutex_lock(&g->lock);
     *g->tail = c;
     g->tail = &c->next;
@@ -227,8 +158,5 @@ int queue_group_accept(struct queue_group *g, struct queue_accept_call *c, struc
         }
         return -1;
     }
-    int rc = queue_accept_finish(c, ev, c->reply, verdict, queued_mask, err);
-    freeReplyObject(c->reply);
-    c->reply = NULL;
-    return rc;
+    return queue_accept_finish(c, ev, verdict, queued_mask, err);
 }

@@ -73,21 +73,28 @@ struct queue_accept_call {
     struct relay_buf scratch; /* the envelope, then the stored values */
     char *cmd;                /* the EVALSHA command in RESP (hiredis-formatted) */
     size_t cmd_len;
+    redisReply *reply;              /* the answer; NULL until it came */
+    struct queue_accept_call *next; /* the next call of a batch */
     /* queue_group.c */
-    redisReply *reply;        /* the answer; NULL with err when none came */
-    struct relay_error err;
-    struct queue_accept_call *next;
-    sem_t done;               /* posted when reply or err is set */
+    struct relay_error err; /* why no reply came */
+    sem_t done;             /* posted when reply or err is set */
 };
 
-/* queue_accept's two halves. prepare checks ev and formats the command
- * into c (prefix: P; dedupe_ttl_s 0: 24 h); finish reads the script's
- * answer r: an error reply is RELAY_EIO. Same contract as queue_accept. */
-int queue_accept_prepare(struct queue_accept_call *c, const char *prefix, unsigned dedupe_ttl_s,
+/* queue_accept in three steps. prepare checks ev and formats the command
+ * into c with q's prefix and dedupe TTL (fixed at queue_open, so any
+ * thread may read them). send writes every call of the list calls (linked
+ * by next) that has no reply yet in one go, connecting first when needed,
+ * and reads their replies in order; a NOSCRIPT answer loads the script and
+ * sends those calls once more. 0 when every call has its reply, else -1
+ * with err (RELAY_EIO; the context is dropped when the connection broke).
+ * finish reads and frees c->reply (an error reply is RELAY_EIO). Same
+ * contract as queue_accept. */
+int queue_accept_prepare(struct queue_accept_call *c, const struct queue *q,
                          const struct relay_event *ev, const char *const *digests,
                          unsigned route_mask, struct relay_error *err);
-int queue_accept_finish(const struct queue_accept_call *c, struct relay_event *ev,
-                        const redisReply *r, enum queue_verdict *verdict, unsigned *queued_mask,
+int queue_accept_send(struct queue *q, struct queue_accept_call *calls, struct relay_error *err);
+int queue_accept_finish(struct queue_accept_call *c, struct relay_event *ev,
+                        enum queue_verdict *verdict, unsigned *queued_mask,
                         struct relay_error *err);
 
 int64_t queue_mono_ms(void);
@@ -131,12 +138,9 @@ bool queue_conn_is_noscript(const redisReply *r);
  * context is dropped when the connection broke). */
 int queue_conn_reload(struct queue *q, enum queue_script s, struct relay_error *err);
 
-/* Sends cmd (a RESP command running script s by EVALSHA), connecting
- * first when needed, and reads its reply; on NOSCRIPT loads s and sends
- * it once more. Error replies are returned as they are; NULL with
- * RELAY_EIO when the connection broke (the context is dropped). */
-redisReply *queue_conn_formatted(struct queue *q, enum queue_script s, const char *cmd, size_t len,
-                                 struct relay_error *err);
+/* Frees a broken context (hiredis cannot reuse one with err set); the
+ * next call reconnects. */
+void queue_conn_drop(struct queue *q);
 
 /* Same as queue_conn_run with a socket timeout of extra_ms more than
  * usual for this one command (blocking commands). */
