@@ -5,8 +5,9 @@
  * explains the design.
  *
  * Not thread-safe: every thread opens its own handle (hiredis contexts are
- * not thread-safe), except for the group commit below. A handle whose connection broke reconnects on the next
- * call; the failing call returns -1 with RELAY_EIO. */
+ * not thread-safe), except for the group commit below. A handle whose
+ * connection broke reconnects on the next call; the failing call returns
+ * -1 with RELAY_EIO. */
 #ifndef RELAY_QUEUE_QUEUE_H
 #define RELAY_QUEUE_QUEUE_H
 

@@ -232,7 +232,7 @@ static void compute_shas(void)
         unsigned int len = 0;
         if (EVP_Digest(sources[s], strlen(sources[s]), md, &len, EVP_sha1(), NULL) != 1 ||
             len != 20) {
-            continue; /* left empty: EVALSHA then answers NOSCRIPT and the script is loaded */
+            continue; /* left empty: SCRIPT LOAD's answer then fails every connection, naming s */
         }
         for (unsigned i = 0; i < len; i++) {
             snprintf(shas[s] + 2 * i, 3, "%02x", md[i]);

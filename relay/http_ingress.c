@@ -5,9 +5,10 @@
  * unchanged. The only Redis write is queue_accept, one atomic script: it
  * either runs whole or not at all, so a Redis failure answers 503 with
  * nothing half-written. The script goes through the group commit thread
- * (queue_group.c), which sends many requests' scripts per round trip. A record that came without contact_id first reads
- * its identity link (queue_xref_resolve, one GET); records that carry
- * contact_id, the usual case, pay no extra round trip. Buffers live in the
+ * (queue_group.c), which sends many requests' scripts per round trip. A
+ * record that came without contact_id first reads its identity link
+ * (queue_xref_resolve, one GET); records that carry contact_id, the usual
+ * case, pay no extra round trip. Buffers live in the
  * per-thread state, not on civetweb's small thread stacks. Bodies and
  * secrets are never logged. */
 #define LOG_COMPONENT "http"
@@ -31,9 +32,8 @@
 #define BODY_CHUNK_BYTES (16 * 1024)
 #define BODY_KEEP_BYTES (256 * 1024) /* larger buffers are freed after the request */
 
-struct http_ingress_thread *http_ingress_thread_create(const struct http_ingress *ing)
+struct http_ingress_thread *http_ingress_thread_create(void)
 {
-    (void)ing;
     struct http_ingress_thread *t = relay_calloc(1, sizeof(*t));
     if (t == NULL) {
         return NULL;

@@ -44,7 +44,7 @@ struct http_ingress_thread {
 
 /* Allocates a thread's state; its own Redis handle is opened on first use.
  * NULL on ENOMEM. */
-struct http_ingress_thread *http_ingress_thread_create(const struct http_ingress *ing);
+struct http_ingress_thread *http_ingress_thread_create(void);
 void http_ingress_thread_destroy(struct http_ingress_thread *t); /* NULL is a no-op */
 
 /* The thread's queue handle, connecting first when needed; NULL + err

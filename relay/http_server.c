@@ -33,8 +33,7 @@
 struct http_server {
     struct mg_context *ctx;
     struct webhook_auth *auth; /* owned */
-    struct http_ingress ingress;
-    struct queue_group *group; /* owned */
+    struct http_ingress ingress; /* owns ingress.group */
     bool has_tls;
 };
 
@@ -59,11 +58,8 @@ unsigned http_server_enabled_sinks(const struct relay_config *conf)
 
 static void *init_thread(const struct mg_context *ctx, int thread_type)
 {
-    if (thread_type != 1) {
-        return NULL;
-    }
-    const struct http_server *s = mg_get_user_data(ctx);
-    return http_ingress_thread_create(&s->ingress);
+    (void)ctx;
+    return thread_type == 1 ? http_ingress_thread_create() : NULL;
 }
 
 static void exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
@@ -353,12 +349,8 @@ struct http_server *http_server_start(const struct relay_config *conf,
     if (s->auth == NULL) {
         goto fail;
     }
-    s->group = queue_group_start(qconf, err);
-    if (s->group == NULL) {
-        goto fail;
-    }
     s->ingress = (struct http_ingress){
-        .group = s->group,
+        .group = queue_group_start(qconf, err),
         .mapping = mapping,
         .auth = s->auth,
         .qconf = qconf,
@@ -366,6 +358,9 @@ struct http_server *http_server_start(const struct relay_config *conf,
         .body_limit_bytes =
             conf->http.body_limit_bytes > 0 ? conf->http.body_limit_bytes : 1048576u,
     };
+    if (s->ingress.group == NULL) {
+        goto fail;
+    }
     unsigned features = mg_init_library(s->has_tls ? MG_FEATURES_TLS : 0);
     if (s->has_tls && (features & MG_FEATURES_TLS) == 0) {
         mg_exit_library();
@@ -381,7 +376,7 @@ struct http_server *http_server_start(const struct relay_config *conf,
     }
     return s;
 fail:
-    queue_group_stop(s->group);
+    queue_group_stop(s->ingress.group);
     webhook_auth_destroy(s->auth);
     relay_free(s);
     return NULL;
@@ -394,7 +389,7 @@ void http_server_stop(struct http_server *s)
     }
     mg_stop(s->ctx);
     mg_exit_library();
-    queue_group_stop(s->group); /* after civetweb: no request is left to queue */
+    queue_group_stop(s->ingress.group); /* after civetweb: no request is left to queue */
     webhook_auth_destroy(s->auth);
     relay_free(s);
 }
